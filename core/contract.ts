@@ -1,0 +1,235 @@
+/**
+ * The public plugin contract. Built-in plugins import from here (through the package entry,
+ * `router-kernel`) exactly as third-party plugins do; nothing else in `core/` is theirs to use.
+ *
+ *   import { definePlugin } from 'router-kernel';
+ *   export default definePlugin({
+ *     id: 'middleware.stamp', kind: 'middleware', version: '1.0.0',
+ *     schema: { type: 'object', properties: { value: { type: 'string' } }, additionalProperties: false },
+ *     create(options) {
+ *       return {
+ *         async handle(ctx, next) { await next(); ctx.setHeader('x-stamp', options.value); },
+ *       };
+ *     },
+ *   });
+ *
+ * Lifecycle of one instance (Caddy's, in YAML order): create → provision → validate → handle…
+ * → cleanup. A reload builds a whole new generation beside the live one; an instance whose plugin
+ * and options did not change is carried over as is (its pools and counters stay warm), others are
+ * created fresh and may adopt their predecessor's state through `scope.inherited`.
+ */
+import type { Logger } from 'pino';
+import type { CanonicalRequest, CanonicalResponse, Dialect, StreamEvent, Usage } from './canonical.ts';
+
+export type PluginKind = 'provider' | 'middleware' | 'scheduler' | 'cache' | 'monitor';
+export const pluginKinds: readonly PluginKind[] = ['provider', 'middleware', 'scheduler', 'cache', 'monitor'];
+
+/** A JSON Schema (draft-07, as ajv reads it). `format: 'duration'` and `format: 'bytes'` are known. */
+export type JsonSchema = Record<string, unknown>;
+
+export type { Logger };
+
+/** Where a request goes: a configured provider and one of its model names. */
+export interface Route {
+  provider: string;
+  model: string;
+  /** Why this route was chosen (`default`, `explicit`, `rule:3`, ...); shown in `x-router-route`. */
+  reason: string;
+}
+
+export interface RawRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body exactly as received. Passthrough providers forward it with only routed fields changed. */
+  body: Buffer;
+  /** The body parsed once by the ingress; treat as read-only. */
+  json: Record<string, unknown>;
+}
+
+/**
+ * One request's state as it travels the pipeline. Created by the kernel after the body is parsed;
+ * lives until the answer has been fully written (for streams, until the last byte).
+ */
+export interface RequestContext {
+  readonly id: string;
+  /** The client's API dialect, decided by the path it called. */
+  readonly dialect: Dialect;
+  /** The endpoint within that dialect: `messages`, `chat.completions`. */
+  readonly endpoint: string;
+  /** The canonical request. Middleware may change it (the terminal reads it when the call is made). */
+  request: CanonicalRequest;
+  readonly raw: RawRequest;
+  /** The providers and models of the generation this request is pinned to. */
+  readonly catalog: ProviderCatalog;
+  /** Set by routing middleware; the terminal requires it (or a `provider/model` client model). */
+  route: Route | undefined;
+  /** Set by the terminal (or by middleware that answers itself, such as a cache). */
+  response: ProviderResponse | undefined;
+  /** Aborts when the client goes away or the router gives up on the request. */
+  readonly signal: AbortSignal;
+  /** A child logger carrying the request id. */
+  readonly log: Logger;
+  /** Per-request scratch space for plugins; key it with a Symbol or your plugin id. */
+  readonly state: Map<string | symbol, unknown>;
+  /** `performance.now()` when the request arrived. */
+  readonly startedAt: number;
+  /** Adds a header to the client's response (ignored once the response has started). */
+  setHeader(name: string, value: string): void;
+  /** Records something translation could not carry to the provider (a loud downgrade). */
+  dropped(feature: string): void;
+}
+
+/** What a provider (or an answering middleware) produces. */
+export type ProviderResponse =
+  | { kind: 'message'; message: CanonicalResponse; headers?: Record<string, string> }
+  | { kind: 'stream'; events: AsyncIterable<StreamEvent>; headers?: Record<string, string> }
+  | PassthroughResponse;
+
+/**
+ * Upstream bytes in the client's own dialect, sent on untouched. `usage` settles when the body has
+ * been read to the end (it is read from the bytes as they pass, never by re-encoding them).
+ */
+export interface PassthroughResponse {
+  kind: 'passthrough';
+  status: number;
+  headers: Record<string, string>;
+  body: AsyncIterable<Uint8Array>;
+  usage: Promise<Usage | undefined>;
+}
+
+/** `await next()` runs the rest of the pipeline and the provider; not calling it short-circuits. */
+export type Next = () => Promise<void>;
+export type Handler = (ctx: RequestContext, next: Next) => Promise<void>;
+
+export interface ModelEntry {
+  /** The name clients and routes use. */
+  name: string;
+  /** The id sent upstream (differs when the provider entry aliases it). */
+  upstream: string;
+}
+
+/** The providers of one generation, for routing and for `validate` checks. */
+export interface ProviderCatalog {
+  providers(): string[];
+  models(provider: string): ModelEntry[];
+  /** `provider/model` or `provider,model` (as typed in Claude Code's /model) to a route target. */
+  parseTarget(target: string): { provider: string; model: string } | undefined;
+  /** Every provider that declares this model name. */
+  findModel(model: string): Array<{ provider: string; model: string }>;
+}
+
+/** Handed to `create`. Everything a plugin may touch of the kernel comes through here. */
+export interface PluginScope {
+  /** The instance name: the provider's key, or the pipeline entry's `name` (default: its `use`). */
+  readonly name: string;
+  /** Where the instance sits in router.yaml, e.g. `pipeline[2]` or `providers.deepseek`. */
+  readonly path: string;
+  readonly log: Logger;
+  /** Folder of the router.yaml being loaded; resolve relative files against it. */
+  readonly configDir: string;
+  /** Models declared for this provider (providers only; empty for other kinds). */
+  readonly models: ModelEntry[];
+  /** Whatever the instance this one replaces returned from `handover()`, if any. */
+  readonly inherited: unknown;
+  /** The generation's providers; complete by the time `provision` and `validate` run. */
+  readonly catalog: ProviderCatalog;
+  /**
+   * A resource shared across generations and instances under one key (connection pools, stores).
+   * Created on first use, disposed when the last generation using it is cleaned up.
+   */
+  shared<T>(key: string, create: () => T, dispose: (value: T) => void | Promise<void>): T;
+}
+
+interface InstanceHooks {
+  /** Acquire resources (sockets, timers, workers). Throwing rejects the whole new generation. */
+  provision?(): void | Promise<void>;
+  /** Check the finished configuration (routes name real providers, ...). Throwing rejects it. */
+  validate?(catalog: ProviderCatalog): void | Promise<void>;
+  /**
+   * Called on the instance being replaced when a reload creates its successor; the value becomes
+   * the successor's `scope.inherited`. Must not tear anything down: if the new generation fails,
+   * this instance keeps serving.
+   */
+  handover?(): unknown;
+  /** Release resources. Runs once, after the generation drained or after a failed provisioning. */
+  cleanup?(): void | Promise<void>;
+}
+
+/**
+ * Middleware, schedulers and caches. `handle` runs once per request in YAML order on the way in
+ * and in reverse on the way out. Throwing sends the error to the client in its dialect (unless
+ * middleware earlier in the pipeline catches it from `next()`).
+ */
+export interface MiddlewareInstance extends InstanceHooks {
+  handle?: Handler;
+}
+
+/** A terminal adapter to one upstream API. */
+export interface ProviderInstance extends InstanceHooks {
+  /**
+   * Makes the upstream call for `ctx.request` to `call.model` (the upstream model id) and resolves
+   * when the answer has begun: errors before the first byte reaches the client are thrown (as
+   * RouterErrors) so retries and fallbacks can act on them. Called once per attempt.
+   */
+  invoke(ctx: RequestContext, call: ProviderCall): Promise<ProviderResponse>;
+}
+
+export interface ProviderCall {
+  /** The model id to send upstream (after alias resolution). */
+  model: string;
+  route: Route;
+}
+
+export type PluginInstance = MiddlewareInstance | ProviderInstance;
+
+export interface PluginDefinition<Options = any, Instance extends PluginInstance = PluginInstance> {
+  /** Namespaced by kind: `provider.openai`, `middleware.router`, or your package name. */
+  id: string;
+  kind: PluginKind;
+  version: string;
+  description?: string;
+  /** JSON Schema for the YAML options; checked (defaults applied) before anything is created. */
+  schema?: JsonSchema;
+  /**
+   * Middleware that deliberately call `next()` again after it settled (retries, fallbacks) say so
+   * here; for everyone else a second call is a bug and is refused.
+   */
+  reentrant?: boolean;
+  /** Build an instance. No side effects here: acquire resources in `provision`. */
+  create(options: Options, scope: PluginScope): Instance;
+}
+
+const kPlugin = Symbol.for('router-kernel.plugin');
+
+export function definePlugin<Options = any, Instance extends PluginInstance = PluginInstance>(
+  definition: PluginDefinition<Options, Instance>,
+): PluginDefinition<Options, Instance> {
+  if (typeof definition?.id !== 'string' || definition.id === '') throw new TypeError('definePlugin: `id` must be a non-empty string');
+  if (!pluginKinds.includes(definition.kind)) throw new TypeError(`definePlugin(${definition.id}): \`kind\` must be one of ${pluginKinds.join(', ')}`);
+  if (typeof definition.version !== 'string') throw new TypeError(`definePlugin(${definition.id}): \`version\` must be a string`);
+  if (typeof definition.create !== 'function') throw new TypeError(`definePlugin(${definition.id}): \`create\` must be a function`);
+  Object.defineProperty(definition, kPlugin, { value: true });
+  return definition;
+}
+
+export function isPluginDefinition(value: unknown): value is PluginDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kPlugin] === true;
+}
+
+/**
+ * Diagnostics channels the kernel publishes to (node:diagnostics_channel). Monitors subscribe in
+ * `provision` and unsubscribe in `cleanup`; with no subscriber, publishing costs nothing.
+ */
+export const channels = {
+  /** `{ ctx }` when a request enters the pipeline. */
+  requestStart: 'router-kernel:request:start',
+  /** `{ ctx, status, error?, usage?, durationMs }` when its answer has been fully written. */
+  requestEnd: 'router-kernel:request:end',
+  /** `{ ctx, feature }` for each loud downgrade. */
+  dropped: 'router-kernel:dropped',
+  /** `{ generation, ok, error?, durationMs }` after each reload attempt. */
+  reload: 'router-kernel:reload',
+} as const;
