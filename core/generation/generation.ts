@@ -1,0 +1,127 @@
+/**
+ * A generation: one compiled router.yaml. It owns its plugin slots (some shared with the previous
+ * or next generation when their options did not change), its composed chain, and the requests
+ * pinned to it. When replaced it drains (in-flight requests, long streams included, finish on it,
+ * up to a deadline) and then cleans up its own slots in reverse order.
+ */
+import type { Logger, PluginDefinition, PluginInstance, PluginScope, ProviderCatalog, ProviderInstance } from '../contract.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { parseBytes, parseDuration } from '../config/units.ts';
+import type { Terminal } from '../compose.ts';
+import type { SharedResources } from './shared-resources.ts';
+
+export interface Slot {
+  /** Identity across generations: `providers.<name>` or `pipeline.<name>#<n>`. */
+  key: string;
+  path: Array<string | number>;
+  name: string;
+  definition: PluginDefinition;
+  /** Options and models as JSON: an instance is reused only when this is unchanged. */
+  fingerprint: string;
+  instance: PluginInstance;
+  scope: PluginScope;
+  /** Live generations holding this slot. */
+  holders: number;
+  /** provision() was called (even if it threw): cleanup() is owed. */
+  started: boolean;
+}
+
+export interface ProviderSlot {
+  slot: Slot;
+  instance: ProviderInstance;
+  /** Model name → upstream id. */
+  upstream: Map<string, string>;
+}
+
+export interface ServerSettings {
+  host: string;
+  port: number;
+  bodyLimit: number;
+  drainTimeout: number;
+  keepAliveTimeout: number;
+  authKeys: string[];
+  adminKey: string | undefined;
+  logBodies: boolean;
+  logLevel: string;
+}
+
+export function serverSettings(loaded: LoadedConfig): ServerSettings {
+  const { server, log } = loaded.config;
+  return {
+    host: server.host,
+    port: server.port,
+    bodyLimit: parseBytes(server.body_limit),
+    drainTimeout: parseDuration(server.drain_timeout),
+    keepAliveTimeout: parseDuration(server.keep_alive_timeout),
+    authKeys: server.auth?.keys ?? [],
+    adminKey: server.admin_key,
+    logBodies: log.bodies,
+    logLevel: log.level,
+  };
+}
+
+export class Generation {
+  inflight = 0;
+  #controllers = new Set<AbortController>();
+  #idle: (() => void) | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly loaded: LoadedConfig,
+    readonly settings: ServerSettings,
+    /** Every slot in creation order: providers, then pipeline. */
+    readonly slots: Slot[],
+    readonly providers: Map<string, ProviderSlot>,
+    readonly catalog: ProviderCatalog,
+    readonly chain: Terminal,
+    /** Local plugin files to watch, besides router.yaml. */
+    readonly files: string[],
+  ) {}
+
+  enter(controller: AbortController): void {
+    this.inflight++;
+    this.#controllers.add(controller);
+  }
+
+  leave(controller: AbortController): void {
+    if (!this.#controllers.delete(controller)) return;
+    this.inflight--;
+    if (this.inflight === 0) this.#idle?.();
+  }
+
+  /** Resolves when every pinned request has finished, aborting stragglers at the deadline. */
+  async drain(timeoutMs: number): Promise<{ aborted: number }> {
+    if (this.inflight === 0) return { aborted: 0 };
+    const idle = new Promise<void>((resolve) => (this.#idle = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const outcome = await Promise.race([idle, timedOut]);
+    clearTimeout(timer);
+    if (outcome !== 'timeout') return { aborted: 0 };
+    const aborted = this.#controllers.size;
+    for (const controller of this.#controllers) controller.abort(new Error('drain deadline passed'));
+    // Aborted requests unwind on their own; give them a moment to release their resources.
+    await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    return { aborted };
+  }
+
+  /** Cleans up the slots no other live generation holds, in reverse creation order. */
+  async release(shared: SharedResources, log: Logger): Promise<void> {
+    await cleanupSlots(this.slots, shared, log);
+  }
+}
+
+export async function cleanupSlots(slots: Slot[], shared: SharedResources, log: Logger): Promise<void> {
+  for (const slot of [...slots].reverse()) {
+    slot.holders--;
+    if (slot.holders > 0) continue;
+    if (slot.started) {
+      try {
+        await slot.instance.cleanup?.();
+      } catch (err) {
+        log.error({ err, plugin: slot.definition.id, at: slot.key }, 'plugin cleanup failed');
+      }
+    }
+    await shared.release(slot);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The last link of every chain (Envoy's router filter): sends the request to the provider named
+ * by `ctx.route`. Without a routing middleware it still understands a client model written as
+ * `provider/model` (or `provider,model`) or a model name some provider declares.
+ */
+import type { ProviderCatalog, RequestContext, Route } from '../contract.ts';
+import { routerError } from '../errors.ts';
+import type { Terminal } from '../compose.ts';
+import type { ProviderSlot } from './generation.ts';
+
+export function createTerminal(providers: Map<string, ProviderSlot>, catalog: ProviderCatalog): Terminal {
+  return async function terminal(ctx: RequestContext): Promise<void> {
+    if (ctx.response) return;
+    const route = ctx.route ?? routeByModel(ctx.request.model, catalog);
+    ctx.route = route;
+    const provider = providers.get(route.provider);
+    if (!provider) throw routerError('RK_PROVIDER_NOT_FOUND', { provider: route.provider });
+    ctx.response = await provider.instance.invoke(ctx, { model: provider.upstream.get(route.model) ?? route.model, route });
+  };
+}
+
+export function routeByModel(model: string, catalog: ProviderCatalog): Route {
+  const explicit = catalog.parseTarget(model);
+  if (explicit) return { ...explicit, reason: 'explicit' };
+  const declared = catalog.findModel(model);
+  if (declared.length > 0) return { ...declared[0], reason: 'model' };
+  const known = catalog.providers().flatMap((p) => catalog.models(p).map((m) => `${p}/${m.name}`));
+  const hint = known.length > 0 ? ` (configured: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ', …' : ''})` : '';
+  throw routerError('RK_MODEL_NOT_FOUND', { model, hint });
+}

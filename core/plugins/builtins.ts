@@ -1,0 +1,15 @@
+/**
+ * The built-in plugins by full id. They are ordinary plugins written against the public contract;
+ * the kernel only knows where to find them. Imported lazily, so unused ones cost nothing.
+ */
+import type { PluginDefinition } from '../contract.ts';
+
+type Loader = () => Promise<PluginDefinition>;
+
+const load = (importer: () => Promise<{ default: PluginDefinition }>): Loader => async () => (await importer()).default;
+
+export const builtinPlugins: Record<string, Loader> = {
+  'provider.mock': load(() => import('../../plugins/providers/mock/index.ts')),
+  'provider.openai': load(() => import('../../plugins/providers/openai/index.ts')),
+  'middleware.router': load(() => import('../../plugins/middleware/router/index.ts')),
+};
