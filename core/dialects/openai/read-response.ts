@@ -1,0 +1,189 @@
+/**
+ * OpenAI Chat Completions answers → canonical: the complete `chat.completion` JSON, and the
+ * `chat.completion.chunk` stream (one SSE `data:` payload at a time). The stream reader holds the
+ * finish reason until the usage chunk or `[DONE]` arrives, because OpenAI sends usage after the
+ * finish chunk and the canonical `finish` event carries both.
+ */
+import type { CanonicalResponse, Part, StopReason, StreamEvent, Usage } from '../../canonical.ts';
+import { parseToolArguments } from '../../canonical-stream.ts';
+import { isObject, type Json } from '../shape.ts';
+
+export function parseOpenAIResponse(body: Json): CanonicalResponse {
+  const choice = Array.isArray(body.choices) && isObject(body.choices[0]) ? body.choices[0] : {};
+  const message = isObject(choice.message) ? choice.message : {};
+  const content: Part[] = [];
+  const reasoning = reasoningOf(message);
+  if (reasoning) content.push({ type: 'reasoning', text: reasoning, origin: 'openai' });
+  if (typeof message.content === 'string' && message.content !== '') content.push({ type: 'text', text: message.content });
+  if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
+  if (Array.isArray(message.tool_calls)) {
+    message.tool_calls.forEach((call, i) => {
+      if (!isObject(call) || !isObject(call.function)) return;
+      const args = typeof call.function.arguments === 'string' ? call.function.arguments : JSON.stringify(call.function.arguments ?? {});
+      content.push({ type: 'tool_call', id: toolCallId(call.id, i), name: String(call.function.name ?? ''), input: parseToolArguments(args) });
+    });
+  }
+  let stopReason = stopReasonOf(choice.finish_reason);
+  if (typeof message.refusal === 'string' && message.refusal !== '') stopReason = 'refusal';
+  return {
+    id: typeof body.id === 'string' ? body.id : '',
+    model: typeof body.model === 'string' ? body.model : '',
+    content,
+    stopReason,
+    stopSequence: null,
+    usage: usageOf(body.usage),
+  };
+}
+
+export function stopReasonOf(reason: unknown): StopReason {
+  switch (reason) {
+    case 'length':
+      return 'max_tokens';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool_use';
+    case 'content_filter':
+      return 'content_filter';
+    default:
+      return 'end_turn';
+  }
+}
+
+export function usageOf(value: unknown): Usage {
+  if (!isObject(value)) return { inputTokens: 0, outputTokens: 0 };
+  const prompt = num(value.prompt_tokens);
+  const details = isObject(value.prompt_tokens_details) ? value.prompt_tokens_details : {};
+  // DeepSeek reports cache hits in its own field.
+  const cached = num(details.cached_tokens) || num(value.prompt_cache_hit_tokens);
+  const usage: Usage = { inputTokens: Math.max(0, prompt - cached), outputTokens: num(value.completion_tokens) };
+  if (cached > 0) usage.cacheReadTokens = cached;
+  const completion = isObject(value.completion_tokens_details) ? value.completion_tokens_details : {};
+  const reasoning = num(completion.reasoning_tokens);
+  if (reasoning > 0) usage.reasoningTokens = reasoning;
+  return usage;
+}
+
+function num(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+function reasoningOf(delta: Json): string | undefined {
+  if (typeof delta.reasoning_content === 'string' && delta.reasoning_content !== '') return delta.reasoning_content;
+  if (typeof delta.reasoning === 'string' && delta.reasoning !== '') return delta.reasoning;
+  return undefined;
+}
+
+/** Some servers send tool calls without ids (or with ""); clients need one to answer the call. */
+function toolCallId(id: unknown, index: number): string {
+  return typeof id === 'string' && id !== '' ? id : `call_rk_${index}_${Math.random().toString(36).slice(2, 10)}`;
+}
+
+export interface OpenAIStreamReader {
+  /** Events for one SSE `data:` payload. */
+  push(data: string): StreamEvent[];
+  /** Events owed when the body ends: the held finish, or an error if the stream stopped short. */
+  end(): StreamEvent[];
+}
+
+export function createOpenAIStreamReader(): OpenAIStreamReader {
+  let started = false;
+  let done = false;
+  let stopReason: StopReason | undefined;
+  let usage: Usage | undefined;
+  let nextIndex = 0;
+  /** The open text or reasoning part (tool calls are tracked by their own index). */
+  let current: { kind: 'text' | 'reasoning'; index: number } | undefined;
+  const tools = new Map<number, number>();
+  const openTools: number[] = [];
+
+  const closeCurrent = (out: StreamEvent[]) => {
+    if (current) out.push({ type: 'part_stop', index: current.index });
+    current = undefined;
+  };
+  const ensure = (kind: 'text' | 'reasoning', out: StreamEvent[]): number => {
+    if (current?.kind === kind) return current.index;
+    closeCurrent(out);
+    current = { kind, index: nextIndex++ };
+    out.push({ type: 'part_start', index: current.index, part: { type: kind } });
+    return current.index;
+  };
+  const finish = (out: StreamEvent[]) => {
+    if (done) return;
+    done = true;
+    closeCurrent(out);
+    for (const index of openTools) out.push({ type: 'part_stop', index });
+    out.push({ type: 'finish', stopReason: stopReason ?? 'end_turn', stopSequence: null, usage: usage ?? { inputTokens: 0, outputTokens: 0 } });
+  };
+
+  return {
+    push(data: string): StreamEvent[] {
+      const out: StreamEvent[] = [];
+      if (done) return out;
+      if (data === '[DONE]') {
+        finish(out);
+        return out;
+      }
+      let chunk: Json;
+      try {
+        chunk = JSON.parse(data) as Json;
+      } catch {
+        done = true;
+        out.push({ type: 'error', error: { kind: 'api_error', message: `unreadable stream chunk: ${data.slice(0, 120)}` } });
+        return out;
+      }
+      if (isObject(chunk.error)) {
+        done = true;
+        const status = typeof chunk.error.code === 'number' ? chunk.error.code : undefined;
+        out.push({ type: 'error', error: { kind: 'api_error', message: String(chunk.error.message ?? 'upstream error'), ...(status ? { status } : {}) } });
+        return out;
+      }
+      if (!started) {
+        started = true;
+        out.push({ type: 'start', id: typeof chunk.id === 'string' ? chunk.id : '', model: typeof chunk.model === 'string' ? chunk.model : '' });
+      }
+      if (chunk.usage !== undefined && chunk.usage !== null) usage = usageOf(chunk.usage);
+      const choice = Array.isArray(chunk.choices) && isObject(chunk.choices[0]) ? chunk.choices[0] : undefined;
+      if (!choice) return out;
+      const delta = isObject(choice.delta) ? choice.delta : {};
+      const reasoning = reasoningOf(delta);
+      if (reasoning) out.push({ type: 'reasoning_delta', index: ensure('reasoning', out), text: reasoning });
+      if (typeof delta.content === 'string' && delta.content !== '') out.push({ type: 'text_delta', index: ensure('text', out), text: delta.content });
+      if (typeof delta.refusal === 'string' && delta.refusal !== '') {
+        stopReason = 'refusal';
+        out.push({ type: 'text_delta', index: ensure('text', out), text: delta.refusal });
+      }
+      if (Array.isArray(delta.tool_calls)) {
+        for (const call of delta.tool_calls) {
+          if (!isObject(call)) continue;
+          const key = typeof call.index === 'number' ? call.index : tools.size;
+          const fn = isObject(call.function) ? call.function : {};
+          let index = tools.get(key);
+          if (index === undefined) {
+            closeCurrent(out);
+            index = nextIndex++;
+            tools.set(key, index);
+            openTools.push(index);
+            out.push({ type: 'part_start', index, part: { type: 'tool_call', id: toolCallId(call.id, key), name: String(fn.name ?? '') } });
+          }
+          const args = typeof fn.arguments === 'string' ? fn.arguments : fn.arguments !== undefined ? JSON.stringify(fn.arguments) : '';
+          if (args !== '') out.push({ type: 'tool_input_delta', index, json: args });
+        }
+      }
+      if (typeof choice.finish_reason === 'string' && choice.finish_reason !== '') {
+        if (stopReason !== 'refusal') stopReason = stopReasonOf(choice.finish_reason);
+      }
+      return out;
+    },
+    end(): StreamEvent[] {
+      const out: StreamEvent[] = [];
+      if (done) return out;
+      // A finish reason without [DONE] is a complete answer from a lax server; nothing at all is not.
+      if (stopReason !== undefined) finish(out);
+      else {
+        done = true;
+        out.push({ type: 'error', error: { kind: 'api_error', message: 'the upstream stream ended before the answer finished' } });
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/** The kernel's RequestContext: one per model request, from parsed body to last byte written. */
+import { channel } from 'node:diagnostics_channel';
+import type { CanonicalRequest, Dialect } from '../canonical.ts';
+import { channels, type Logger, type ProviderCatalog, type ProviderResponse, type RawRequest, type RequestContext, type Route } from '../contract.ts';
+
+const droppedChannel = channel(channels.dropped);
+
+export class KernelContext implements RequestContext {
+  route: Route | undefined = undefined;
+  response: ProviderResponse | undefined = undefined;
+  readonly state = new Map<string | symbol, unknown>();
+  /** Response headers added by plugins. */
+  readonly headers: Record<string, string> = {};
+  /** Features a translation dropped (deduplicated), for `x-router-dropped`. */
+  readonly droppedFeatures = new Set<string>();
+
+  constructor(
+    readonly id: string,
+    readonly dialect: Dialect,
+    readonly endpoint: string,
+    public request: CanonicalRequest,
+    readonly raw: RawRequest,
+    readonly catalog: ProviderCatalog,
+    readonly signal: AbortSignal,
+    readonly log: Logger,
+    readonly startedAt: number,
+  ) {}
+
+  setHeader(name: string, value: string): void {
+    this.headers[name.toLowerCase()] = value;
+  }
+
+  dropped(feature: string): void {
+    if (this.droppedFeatures.has(feature)) return;
+    this.droppedFeatures.add(feature);
+    if (droppedChannel.hasSubscribers) droppedChannel.publish({ ctx: this, feature });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Writes a provider's answer to the client in the client's dialect: JSON, an SSE stream (events
+ * encoded by the dialect's writer, written with backpressure, one socket write per upstream chunk),
+ * or passthrough bytes. Errors before the first byte become a normal error response; errors after
+ * it become the dialect's mid-stream error event.
+ */
+import type { ServerResponse } from 'node:http';
+import type { CanonicalRequest, StreamEvent, Usage } from '../canonical.ts';
+import { collectEvents, messageToEvents, streamErrorToRouterError } from '../canonical-stream.ts';
+import type { ProviderResponse } from '../contract.ts';
+import type { IngressCodec } from '../dialects/ingress.ts';
+import type { Json } from '../dialects/shape.ts';
+import { toRouterError, type RouterError } from '../errors.ts';
+
+export interface Delivery {
+  status: number;
+  usage?: Usage;
+  /** A failure after the response had started (reported in-stream). */
+  error?: RouterError;
+}
+
+export async function deliver(res: ServerResponse, codec: IngressCodec, request: CanonicalRequest, body: Json, response: ProviderResponse, headers: Record<string, string>): Promise<Delivery> {
+  if (response.kind === 'passthrough') return deliverPassthrough(res, response, headers);
+  if (!request.stream) {
+    const message = response.kind === 'message' ? response.message : await collectEvents(response.events);
+    writeJson(res, 200, codec.renderMessage(message, request, body), { ...response.headers, ...headers });
+    return { status: 200, usage: message.usage };
+  }
+  const events = response.kind === 'stream' ? response.events : toAsync(messageToEvents(response.message));
+  return deliverStream(res, codec, request, body, events, { ...response.headers, ...headers });
+}
+
+export function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function deliverStream(res: ServerResponse, codec: IngressCodec, request: CanonicalRequest, body: Json, events: AsyncIterable<StreamEvent>, headers: Record<string, string>): Promise<Delivery> {
+  const writer = codec.createStreamWriter(request, body);
+  const out = new SocketWriter(res);
+  let usage: Usage | undefined;
+  let streamError: RouterError | undefined;
+  let started = false;
+  const start = () => {
+    started = true;
+    res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+  };
+  try {
+    for await (const event of events) {
+      if (event.type === 'finish') usage = event.usage;
+      else if (event.type === 'error') streamError = streamErrorToRouterError('upstream', event.error);
+      const text = writer.write(event);
+      if (!started) start();
+      if (text && !out.write(text)) await out.drained();
+      if (res.destroyed) break;
+    }
+    const tail = writer.end?.() ?? '';
+    if (!started) start();
+    if (tail) out.write(tail);
+  } catch (err) {
+    const error = toRouterError(err);
+    if (!started) throw error;
+    if (!res.destroyed) out.write(writer.error(error));
+    res.end();
+    return { status: 200, usage, error };
+  }
+  res.end();
+  return streamError ? { status: 200, usage, error: streamError } : { status: 200, usage };
+}
+
+async function deliverPassthrough(res: ServerResponse, response: Extract<ProviderResponse, { kind: 'passthrough' }>, headers: Record<string, string>): Promise<Delivery> {
+  res.writeHead(response.status, { ...response.headers, ...headers });
+  const out = new SocketWriter(res);
+  try {
+    for await (const chunk of response.body) {
+      if (!out.write(chunk)) await out.drained();
+      if (res.destroyed) break;
+    }
+  } catch (err) {
+    res.destroy();
+    return { status: response.status, error: toRouterError(err) };
+  }
+  res.end();
+  return { status: response.status, usage: await response.usage.catch(() => undefined) };
+}
+
+/**
+ * Batches the writes made in one turn of the event loop into one socket write (cork, then uncork
+ * on the next tick), and waits for 'drain' without hanging when the client goes away.
+ */
+class SocketWriter {
+  #corked = false;
+  constructor(private readonly res: ServerResponse) {}
+
+  write(data: string | Uint8Array): boolean {
+    if (this.res.destroyed) return true;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.res.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.res.uncork();
+      });
+    }
+    return this.res.write(data);
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.res.on('close', done);
+    });
+  }
+}
+
+async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}

@@ -1,0 +1,44 @@
+/**
+ * Reads a request body up to a byte limit. A declared Content-Length above the limit is refused
+ * before reading anything; a body that grows past it while streaming is refused at that point.
+ */
+import type { IncomingMessage } from 'node:http';
+import { routerError } from '../errors.ts';
+
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(routerError('RK_BODY_TOO_LARGE', { limit }));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.resume(); // keep reading into nothing so the response can still be delivered
+        reject(routerError('RK_BODY_TOO_LARGE', { limit }));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(routerError('RK_CLIENT_CLOSED', {}, { cause: err }));
+    };
+    const onAborted = () => onError(new Error('client aborted the request body'));
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}

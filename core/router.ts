@@ -1,0 +1,108 @@
+/**
+ * router-kernel as a library: load router.yaml, compile the first generation, listen, watch.
+ * The CLI is a thin shell around this; tests start routers the same way.
+ *
+ *   const router = await startRouter({ configFile: 'router.yaml', port: 0 });
+ *   console.log(router.url);   // http://127.0.0.1:54321
+ *   await router.close();      // stop accepting, drain, clean up
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from './contract.ts';
+import type { Generation } from './generation/generation.ts';
+import { createRouterServer } from './http/server.ts';
+import { createLogger } from './logger.ts';
+import { Supervisor, type ReloadResult } from './supervisor.ts';
+import { watchConfig, type ConfigWatcher } from './watcher.ts';
+import { loadConfig } from './config/load.ts';
+
+export interface StartOptions {
+  configFile: string;
+  /** Override `server.host` / `server.port` (0 picks a free port). */
+  host?: string;
+  port?: number;
+  /** Watch router.yaml and local plugins (default: `watch` in the YAML, which defaults to true). */
+  watch?: boolean;
+  logger?: Logger;
+  env?: Record<string, string | undefined>;
+}
+
+export interface RunningRouter {
+  url: string;
+  host: string;
+  port: number;
+  supervisor: Supervisor;
+  log: Logger;
+  generation(): Generation;
+  reload(reason?: string): Promise<ReloadResult>;
+  /** Stop accepting, let in-flight requests finish (bounded by `server.drain_timeout`), clean up. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export async function startRouter(options: StartOptions): Promise<RunningRouter> {
+  const env = options.env ?? process.env;
+  // The first load decides the logger; reloads may change its level.
+  const first = await loadConfig(options.configFile, env);
+  const log = options.logger ?? createLogger({ level: first.config.log.level, format: first.config.log.format });
+  const supervisor = new Supervisor(options.configFile, log, env);
+  const generation = await supervisor.start(first);
+  const { server, beginShutdown } = createRouterServer(supervisor, log);
+  server.keepAliveTimeout = generation.settings.keepAliveTimeout;
+
+  const host = options.host ?? generation.settings.host;
+  const port = options.port ?? generation.settings.port;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await supervisor.close(0);
+    throw err;
+  }
+  const address = server.address() as AddressInfo;
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let watcher: ConfigWatcher | undefined;
+  const reload = async (reason = 'requested'): Promise<ReloadResult> => {
+    const result = await supervisor.reload(reason);
+    if (result.ok) {
+      const current = supervisor.current;
+      log.level = current.settings.logLevel;
+      watcher?.track(current.files);
+      if (current.settings.port !== generation.settings.port && options.port === undefined) {
+        log.warn('server.host/port changes apply on restart; still listening on the old address');
+      }
+    }
+    return result;
+  };
+  if (options.watch ?? first.config.watch) {
+    watcher = await watchConfig(supervisor.configFile, (file) => void reload(`file changed: ${file}`), log);
+    watcher.track(generation.files);
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    host: address.address,
+    port: address.port,
+    supervisor,
+    log,
+    generation: () => supervisor.current,
+    reload,
+    close(timeoutMs?: number) {
+      closing ??= (async () => {
+        beginShutdown();
+        await watcher?.close();
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await supervisor.close(timeoutMs);
+        server.closeAllConnections();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The HTTP client providers use to reach their upstream: one undici Pool per origin and settings,
+ * kept alive and shared across reloads through `scope.shared`, so a reload never drops warm
+ * connections. Failures come back as catalog errors.
+ *
+ *   const http = upstreamClient(scope, { baseUrl: 'https://api.deepseek.com/v1' });
+ *   const res = await http.request({ path: '/chat/completions', headers, body, signal: ctx.signal });
+ */
+import { Pool, type Dispatcher } from 'undici';
+import type { PluginScope } from '../contract.ts';
+import { routerError } from '../errors.ts';
+import { upstreamHttpError, upstreamNetworkError } from './upstream-error.ts';
+
+export interface UpstreamClientOptions {
+  baseUrl: string;
+  /** Name used in error messages (default: the scope's name). */
+  provider?: string;
+  /** Most connections kept to this origin. */
+  connections?: number;
+  connectTimeout?: number;
+  /** Time allowed until response headers arrive (a model's time-to-first-token counts here). */
+  headersTimeout?: number;
+  /** Longest silence allowed between two body chunks. */
+  bodyTimeout?: number;
+  keepAliveTimeout?: number;
+  /** Values to scrub from upstream error messages (the provider's own keys). */
+  secrets?: readonly string[];
+}
+
+export interface UpstreamRequest {
+  /** Appended to the base URL's path. */
+  path: string;
+  method?: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string | Buffer;
+  signal?: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+export interface UpstreamClient {
+  readonly origin: string;
+  /** Resolves once headers arrive with a 2xx status; other statuses throw the mapped error. */
+  request(req: UpstreamRequest): Promise<UpstreamResponse>;
+}
+
+export function upstreamClient(scope: PluginScope, options: UpstreamClientOptions): UpstreamClient {
+  const url = new URL(options.baseUrl);
+  const basePath = url.pathname.replace(/\/+$/, '');
+  const provider = options.provider ?? scope.name;
+  const settings = {
+    connections: options.connections ?? 64,
+    connectTimeout: options.connectTimeout ?? 10_000,
+    headersTimeout: options.headersTimeout ?? 600_000,
+    bodyTimeout: options.bodyTimeout ?? 300_000,
+    keepAliveTimeout: options.keepAliveTimeout ?? 60_000,
+  };
+  const key = `undici-pool:${url.origin}:${JSON.stringify(settings)}`;
+  const pool = scope.shared(
+    key,
+    () =>
+      new Pool(url.origin, {
+        connections: settings.connections,
+        connect: { timeout: settings.connectTimeout },
+        headersTimeout: settings.headersTimeout,
+        bodyTimeout: settings.bodyTimeout,
+        keepAliveTimeout: settings.keepAliveTimeout,
+        keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
+      }),
+    (p) => p.close(),
+  );
+
+  return {
+    origin: url.origin,
+    async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await pool.request({ path: basePath + req.path, method: req.method ?? 'POST', headers: req.headers, body: req.body, signal: req.signal });
+      } catch (err) {
+        throw upstreamNetworkError(provider, err, req.signal);
+      }
+      const headers = flattenHeaders(res.headers);
+      if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, headers, body: res.body };
+      let text = '';
+      try {
+        text = await res.body.text();
+      } catch (err) {
+        throw upstreamNetworkError(provider, err, req.signal);
+      }
+      throw upstreamHttpError(provider, res.statusCode, text, headers, options.secrets);
+    },
+  };
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** Reads a whole JSON body, mapping a broken body to RK_UPSTREAM_BAD_RESPONSE. */
+export async function readJson(provider: string, res: UpstreamResponse, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (err) {
+    throw upstreamNetworkError(provider, err, signal);
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed === 'object' && parsed !== null) return parsed as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw routerError('RK_UPSTREAM_BAD_RESPONSE', { provider, reason: `expected a JSON object, got ${JSON.stringify(text.slice(0, 80))}` });
+}

@@ -1,0 +1,56 @@
+/**
+ * middleware.router: decides which provider and model answer each request.
+ *
+ *   pipeline:
+ *     - use: router
+ *       with:
+ *         default: deepseek/deepseek-chat
+ *
+ * A client model written as `provider/model` or `provider,model` (what users type in Claude
+ * Code's /model) goes straight there; a model name a provider declares goes to that provider;
+ * everything else goes to `default`. The choice and the reason are in `x-router-route`.
+ */
+import { definePlugin, routerError, type MiddlewareInstance } from 'router-kernel';
+
+interface RouterOptions {
+  default: string;
+}
+
+export default definePlugin<RouterOptions, MiddlewareInstance>({
+  id: 'middleware.router',
+  kind: 'middleware',
+  version: '1.0.0',
+  description: 'Chooses the provider and model for each request.',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['default'],
+    properties: {
+      default: { type: 'string', pattern: '^[^/,]+[/,].+$', description: 'provider/model used when nothing more specific applies' },
+    },
+  },
+  create(options) {
+    let fallback: { provider: string; model: string } | undefined;
+
+    return {
+      validate(current) {
+        fallback = current.parseTarget(options.default);
+        if (!fallback) throw new Error(`default "${options.default}" names provider "${options.default.split(/[/,]/)[0]}", which is not configured (providers: ${current.providers().join(', ')})`);
+      },
+
+      async handle(ctx, next) {
+        if (!ctx.route) {
+          const model = ctx.request.model;
+          const catalog = ctx.catalog;
+          const explicit = catalog.parseTarget(model);
+          const declared = explicit ? undefined : catalog.findModel(model)[0];
+          if (explicit) ctx.route = { ...explicit, reason: 'explicit' };
+          else if (declared) ctx.route = { ...declared, reason: 'model' };
+          else if (fallback) ctx.route = { ...fallback, reason: 'default' };
+          else throw routerError('RK_NO_ROUTE');
+        }
+        await next();
+      },
+    };
+  },
+});
