@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isConfigError } from './config/config-error.ts';
-import { loadConfig } from './config/load.ts';
+import { readConfig } from './config/load.ts';
 import { compileGeneration } from './generation/compile.ts';
 import { SharedResources } from './generation/shared-resources.ts';
 import { createLogger } from './logger.ts';
@@ -89,7 +89,7 @@ function defaultConfig(): string {
 async function validate(file: string): Promise<number> {
   const log = createLogger({ level: 'silent' });
   try {
-    const loaded = await loadConfig(file);
+    const loaded = await readConfig(file);
     const generation = await compileGeneration(loaded, undefined, { id: 0, log, shared: new SharedResources(), provision: false });
     const providers = [...generation.providers.keys()];
     const pipeline = loaded.config.pipeline.filter((p) => p.enabled).map((p) => p.name ?? p.use);
@@ -128,7 +128,8 @@ async function start(file: string, host: string | undefined, port: number | unde
     const models = generation.catalog.models(name).map((m) => m.name);
     return models.length ? `${name} (${models.join(', ')})` : name;
   });
-  process.stdout.write(`router-kernel ${kernelVersion} ready on ${router.url} · config ${resolve(file)} · providers: ${providers.join(', ')}\n`);
+  const listening = router.host === '0.0.0.0' || router.host === '::' ? ` (all interfaces, port ${router.port})` : '';
+  process.stdout.write(`router-kernel ${kernelVersion} ready on ${router.url}${listening} · config ${resolve(file)} · providers: ${providers.join(', ')} · pid ${process.pid}\n`);
 
   process.on('SIGHUP', () => void router.reload('SIGHUP'));
   process.on('unhandledRejection', (reason) => router.log.error({ err: reason }, 'unhandled promise rejection (still serving)'));

@@ -9,7 +9,7 @@
  * that declare themselves `reentrant` (retries and fallbacks re-run what follows them).
  */
 import type { Handler, RequestContext } from './contract.ts';
-import { isRouterError, routerError } from './errors.ts';
+import { isRouterError, isStackOverflow, routerError } from './errors.ts';
 
 export interface ChainLink {
   name: string;
@@ -64,5 +64,6 @@ export function compose(links: readonly ChainLink[], terminal: Terminal): Termin
 /** Errors that are not from the catalog are named after the plugin that threw them (as Vite does). */
 function wrap(err: unknown, plugin: string): unknown {
   if (isRouterError(err)) return err;
+  if (isStackOverflow(err)) return routerError('RK_TOO_DEEP', {}, { cause: err });
   return routerError('RK_PLUGIN_FAILED', { plugin, hook: 'handle', reason: err instanceof Error ? err.message : String(err) }, { cause: err });
 }

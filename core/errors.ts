@@ -39,7 +39,7 @@ export const errorCatalog = {
   RK_METHOD_NOT_ALLOWED: { status: 405, kind: 'invalid_request', expose: true, message: 'Method {method} is not allowed on {path}' },
   RK_MODEL_NOT_FOUND: { status: 404, kind: 'not_found', expose: true, message: 'No provider serves model "{model}"{hint}' },
   RK_NO_ROUTE: { status: 500, kind: 'api_error', expose: true, message: 'No route was chosen for this request: add a router to the pipeline or ask for "provider/model"' },
-  RK_PROVIDER_NOT_FOUND: { status: 404, kind: 'not_found', expose: true, message: 'Route names provider "{provider}", which is not configured' },
+  RK_PROVIDER_NOT_FOUND: { status: 404, kind: 'not_found', expose: true, message: 'Route names provider "{provider}", which is not configured{hint}' },
   RK_UPSTREAM_ERROR: { status: 502, kind: 'api_error', expose: true, message: '{provider} answered {upstreamStatus}: {reason}' },
   RK_UPSTREAM_UNREACHABLE: { status: 502, kind: 'api_error', expose: true, message: 'Could not reach {provider}: {reason}' },
   RK_UPSTREAM_TIMEOUT: { status: 504, kind: 'timeout', expose: true, message: '{provider} did not answer in time ({reason})' },
@@ -47,6 +47,8 @@ export const errorCatalog = {
   RK_UPSTREAM_STREAM_ERROR: { status: 502, kind: 'api_error', expose: true, message: '{provider} failed mid-stream: {reason}' },
   RK_CLIENT_CLOSED: { status: 499, kind: 'api_error', expose: true, message: 'The client closed the connection' },
   RK_SHUTTING_DOWN: { status: 503, kind: 'overloaded', expose: true, message: 'The router is shutting down' },
+  RK_DRAIN_TIMEOUT: { status: 503, kind: 'overloaded', expose: true, message: 'The request outlived the drain deadline ({timeout} ms) after the configuration it started on was replaced or the router stopped' },
+  RK_TOO_DEEP: { status: 400, kind: 'invalid_request', expose: true, message: 'The request is nested too deeply to process' },
   RK_NEXT_CALLED_TWICE: { status: 500, kind: 'api_error', expose: false, message: 'Middleware "{plugin}" called next() more than once' },
   RK_PLUGIN_FAILED: { status: 500, kind: 'api_error', expose: false, message: 'Plugin "{plugin}" failed in {hook}: {reason}' },
   RK_INTERNAL: { status: 500, kind: 'api_error', expose: false, message: '{reason}' },
@@ -98,8 +100,17 @@ export function isRouterError(value: unknown): value is RouterError {
 /** Turns anything thrown into a RouterError; unknown errors become RK_INTERNAL and are not exposed. */
 export function toRouterError(err: unknown): RouterError {
   if (isRouterError(err)) return err;
+  if (isStackOverflow(err)) return routerError('RK_TOO_DEEP', {}, { cause: err });
   const reason = err instanceof Error ? err.message : String(err);
   return routerError('RK_INTERNAL', { reason }, { cause: err });
+}
+
+/**
+ * JSON.parse accepts nesting that recursive code (stringify, schema walks) cannot follow; when that
+ * overflows the stack, the request is at fault, not the plugin that happened to walk it.
+ */
+export function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
 }
 
 /** The message a client may see: the real one when exposed, a generic one otherwise. */

@@ -13,7 +13,11 @@ import { createRouterServer } from './http/server.ts';
 import { createLogger } from './logger.ts';
 import { Supervisor, type ReloadResult } from './supervisor.ts';
 import { watchConfig, type ConfigWatcher } from './watcher.ts';
-import { loadConfig } from './config/load.ts';
+import { readConfig } from './config/load.ts';
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
+}
 
 export interface StartOptions {
   configFile: string;
@@ -40,9 +44,11 @@ export interface RunningRouter {
 
 export async function startRouter(options: StartOptions): Promise<RunningRouter> {
   const env = options.env ?? process.env;
-  // The first load decides the logger; reloads may change its level.
-  const first = await loadConfig(options.configFile, env);
-  const log = options.logger ?? createLogger({ level: first.config.log.level, format: first.config.log.format });
+  // The first load decides the logger (reloads may change its level). A file with problems is
+  // compiled anyway below, so that every problem is reported at once.
+  const first = await readConfig(options.configFile, env);
+  const logUsable = !first.issues.some((issue) => issue.path.startsWith('log'));
+  const log = options.logger ?? createLogger(logUsable ? { level: first.config.log.level, format: first.config.log.format } : {});
   const supervisor = new Supervisor(options.configFile, log, env);
   const generation = await supervisor.start(first);
   const { server, beginShutdown } = createRouterServer(supervisor, log);
@@ -63,18 +69,23 @@ export async function startRouter(options: StartOptions): Promise<RunningRouter>
     throw err;
   }
   const address = server.address() as AddressInfo;
-  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  // An all-interfaces listener is reached locally through loopback; print an address that works.
+  const wildcard = address.address === '0.0.0.0' || address.address === '::';
+  const urlHost = wildcard ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  if (!isLoopback(address.address) && generation.settings.authKeys.length === 0) {
+    log.warn({ host: address.address }, 'listening beyond this machine with no server.auth.keys: anyone who can reach this port can use your providers');
+  }
 
   let watcher: ConfigWatcher | undefined;
   const reload = async (reason = 'requested'): Promise<ReloadResult> => {
+    const before = supervisor.current.settings;
     const result = await supervisor.reload(reason);
     if (result.ok) {
       const current = supervisor.current;
       log.level = current.settings.logLevel;
       watcher?.track(current.files);
-      if (current.settings.port !== generation.settings.port && options.port === undefined) {
-        log.warn('server.host/port changes apply on restart; still listening on the old address');
-      }
+      const restartOnly = (['host', 'port', 'keepAliveTimeout'] as const).filter((key) => current.settings[key] !== before[key]);
+      if (restartOnly.length > 0) log.warn({ changed: restartOnly }, `server ${restartOnly.join(', ')} changes apply on restart; the listener keeps its current settings`);
     }
     return result;
   };

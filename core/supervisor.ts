@@ -8,7 +8,7 @@ import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { channels, type Logger } from './contract.ts';
 import { isConfigError } from './config/config-error.ts';
-import { loadConfig, type LoadedConfig } from './config/load.ts';
+import { readConfig, type LoadedConfig } from './config/load.ts';
 import { compileGeneration } from './generation/compile.ts';
 import type { Generation } from './generation/generation.ts';
 import { SharedResources } from './generation/shared-resources.ts';
@@ -38,7 +38,7 @@ export class Supervisor {
 
   /** Compiles the first generation; throws ConfigError when the file is not usable. */
   async start(preloaded?: LoadedConfig): Promise<Generation> {
-    const loaded = preloaded ?? (await loadConfig(this.configFile, this.env));
+    const loaded = preloaded ?? (await readConfig(this.configFile, this.env));
     this.#current = await compileGeneration(loaded, undefined, { id: this.#nextId++, log: this.log, shared: this.shared });
     return this.#current;
   }
@@ -61,7 +61,7 @@ export class Supervisor {
     const started = performance.now();
     const old = this.#current;
     try {
-      const loaded = await loadConfig(this.configFile, this.env);
+      const loaded = await readConfig(this.configFile, this.env);
       const next = await compileGeneration(loaded, old, { id: this.#nextId++, log: this.log, shared: this.shared });
       this.#current = next;
       const durationMs = Math.round(performance.now() - started);

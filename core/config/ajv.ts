@@ -71,6 +71,9 @@ export function describeErrors(errors: ErrorObject[] | null | undefined): Schema
       default:
         message = error.message ?? 'is invalid';
     }
+    // A schema may say in words what its pattern or range means (`errorMessage: 'must be "provider/model"'`).
+    const custom = (error.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage;
+    if (typeof custom === 'string' && error.keyword !== 'required' && error.keyword !== 'additionalProperties') message = custom;
     const key = JSON.stringify(path) + message;
     if (seen.has(key)) continue;
     seen.add(key);

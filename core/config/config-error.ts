@@ -22,9 +22,11 @@ export class ConfigError extends Error {
   declare readonly [kBrand]: true;
 
   constructor(issues: ConfigIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+    // In file order, as a compiler would list them.
+    const sorted = [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+    super(sorted.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
-    this.issues = issues;
+    this.issues = sorted;
     Object.defineProperty(this, kBrand, { value: true });
   }
 }

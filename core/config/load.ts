@@ -14,6 +14,11 @@ import { substituteEnv } from './env.ts';
 import { routerConfigSchema, type RouterConfig } from './schema.ts';
 
 export interface LoadedConfig {
+  /**
+   * Problems found in the file itself (schema, environment). Compiling continues past them to
+   * check every plugin too, so one attempt reports everything; then it fails with all of them.
+   */
+  issues: ConfigIssue[];
   /** Absolute path of the file. */
   file: string;
   /** The file as users named it, for messages. */
@@ -24,7 +29,18 @@ export interface LoadedConfig {
   issue(path: ReadonlyArray<string | number>, message: string): ConfigIssue;
 }
 
+/** Reads and checks router.yaml; throws a ConfigError listing every problem in the file. */
 export async function loadConfig(file: string, env: Record<string, string | undefined> = process.env): Promise<LoadedConfig> {
+  const loaded = await readConfig(file, env);
+  if (loaded.issues.length > 0) throw new ConfigError(loaded.issues);
+  return loaded;
+}
+
+/**
+ * Reads router.yaml, collecting schema problems in `issues` instead of throwing; throws only when
+ * the file cannot be read or is not YAML at all.
+ */
+export async function readConfig(file: string, env: Record<string, string | undefined> = process.env): Promise<LoadedConfig> {
   const absolute = resolve(file);
   const displayFile = relative(process.cwd(), absolute) || absolute;
   let text: string;
@@ -37,6 +53,7 @@ export async function loadConfig(file: string, env: Record<string, string | unde
   return parseConfig(text, absolute, displayFile, env);
 }
 
+/** Parses config text; the caller decides what to do with `issues`. */
 export function parseConfig(text: string, file: string, displayFile: string, env: Record<string, string | undefined>): LoadedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
@@ -47,12 +64,15 @@ export function parseConfig(text: string, file: string, displayFile: string, env
   };
 
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        return { file: displayFile, line: pos.line, column: pos.col, path: '', message: `YAML syntax: ${e.message.split(' at line ')[0].split('\n')[0]}` };
-      }),
-    );
+    const seen = new Set<number>();
+    const syntax: ConfigIssue[] = [];
+    for (const e of doc.errors) {
+      const pos = lineCounter.linePos(e.pos[0]);
+      if (seen.has(pos.line)) continue; // one bad indent often yields several errors on one line
+      seen.add(pos.line);
+      syntax.push({ file: displayFile, line: pos.line, column: pos.col, path: '', message: `YAML syntax: ${e.message.split(' at line ')[0].split('\n')[0]}` });
+    }
+    throw new ConfigError(syntax);
   }
   if (!isMap(doc.contents)) {
     throw new ConfigError([{ file: displayFile, line: 1, column: 1, path: '', message: 'the config must be a YAML mapping (with at least `providers:`)' }]);
@@ -68,8 +88,7 @@ export function parseConfig(text: string, file: string, displayFile: string, env
   } else {
     issues.push(...checkNames(config, issue));
   }
-  if (issues.length > 0) throw new ConfigError(issues);
-  return { file, displayFile, dir: dirname(file), config, issue };
+  return { issues, file, displayFile, dir: dirname(file), config, issue };
 }
 
 function checkNames(config: RouterConfig, issue: LoadedConfig['issue']): ConfigIssue[] {

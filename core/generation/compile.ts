@@ -11,6 +11,7 @@ import { compose, type ChainLink } from '../compose.ts';
 import { compileSchema, describeErrors } from '../config/ajv.ts';
 import { ConfigError, type ConfigIssue } from '../config/config-error.ts';
 import type { LoadedConfig } from '../config/load.ts';
+import type { ProviderEntry } from '../config/schema.ts';
 import { createCatalog, modelEntries } from './catalog.ts';
 import { cleanupSlots, Generation, serverSettings, type ProviderSlot, type Slot } from './generation.ts';
 import { PluginResolveError, resolvePlugin } from '../plugins/resolve.ts';
@@ -40,7 +41,7 @@ interface Spec {
 
 export async function compileGeneration(loaded: LoadedConfig, previous: Generation | undefined, env: CompileEnv): Promise<Generation> {
   const specs = collectSpecs(loaded);
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = [...loaded.issues];
 
   await Promise.all(
     specs.map(async (spec) => {
@@ -87,19 +88,19 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
       continue;
     }
     const slot = { key: spec.key, path: spec.path, name: spec.name, definition, fingerprint, holders: 1, started: false } as Slot;
-    const scope: PluginScope = {
-      name: spec.name,
-      path: spec.path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '['),
-      log: env.log.child({ plugin: definition.id, at: spec.key }),
-      configDir: loaded.dir,
-      models: spec.models,
-      inherited: before && before.definition.id === definition.id ? before.instance.handover?.() : undefined,
-      catalog,
-      shared: (key, create, dispose) => env.shared.acquire(slot, key, create, dispose),
-    };
-    slot.scope = scope;
     try {
-      slot.instance = definition.create(spec.options, scope);
+      const inherited = before && before.definition.id === definition.id ? before.instance.handover?.() : undefined;
+      slot.scope = {
+        name: spec.name,
+        path: spec.path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '['),
+        log: env.log.child({ plugin: definition.id, at: spec.key }),
+        configDir: loaded.dir,
+        models: spec.models,
+        inherited,
+        catalog,
+        shared: (key, create, dispose) => env.shared.acquire(slot, key, create, dispose),
+      } satisfies PluginScope;
+      slot.instance = definition.create(spec.options, slot.scope);
       if (typeof slot.instance !== 'object' || slot.instance === null) throw new Error('create() must return an object');
       if (spec.key.startsWith('providers.') && typeof (slot.instance as ProviderInstance).invoke !== 'function') throw new Error('a provider instance needs an invoke() method');
     } catch (err) {
@@ -117,12 +118,19 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
       await fail(specs[slots.indexOf(slot)], 'start (provision)', err);
     }
   }
+  // Every instance is validated, so one attempt reports every inconsistency.
+  const invalid: ConfigIssue[] = [];
   for (const [i, slot] of slots.entries()) {
     try {
       await slot.instance.validate?.(catalog);
     } catch (err) {
-      await fail(specs[i], 'validate', err);
+      invalid.push(loaded.issue(specs[i].path, `plugin "${slot.definition.id}" failed to validate: ${err instanceof Error ? err.message : String(err)}`));
     }
+  }
+  if (invalid.length > 0) {
+    for (const slot of slots) if (!fresh.includes(slot)) slot.holders--;
+    await cleanupSlots(fresh, env.shared, env.log);
+    throw new ConfigError(invalid);
   }
 
   const providers = new Map<string, ProviderSlot>();
@@ -140,19 +148,27 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
   return new Generation(env.id, loaded, serverSettings(loaded), slots, providers, catalog, chain, files);
 }
 
+/**
+ * The plugin slots the config asks for. Written defensively: it also runs on a config with schema
+ * problems, to report plugin problems in the same attempt, and skips entries too broken to read.
+ */
 function collectSpecs(loaded: LoadedConfig): Spec[] {
   const specs: Spec[] = [];
-  for (const [name, entry] of Object.entries(loaded.config.providers)) {
+  const { providers, pipeline } = loaded.config as { providers?: unknown; pipeline?: unknown };
+  const isEntry = (e: unknown): e is Record<string, unknown> & { use: string } => typeof e === 'object' && e !== null && typeof (e as { use?: unknown }).use === 'string';
+  for (const [name, entry] of Object.entries(typeof providers === 'object' && providers !== null ? providers : {})) {
+    if (!isEntry(entry)) continue;
     const { use, models, ...options } = entry;
-    specs.push({ key: `providers.${name}`, path: ['providers', name], optionsPath: ['providers', name], name, use, options: structuredClone(options), models: modelEntries(models), files: [] });
+    specs.push({ key: `providers.${name}`, path: ['providers', name], optionsPath: ['providers', name], name, use, options: structuredClone(options), models: Array.isArray(models) ? modelEntries(models as ProviderEntry['models']) : [], files: [] });
   }
   const seen = new Map<string, number>();
-  loaded.config.pipeline.forEach((entry, i) => {
-    if (!entry.enabled) return;
-    const name = entry.name ?? entry.use;
+  (Array.isArray(pipeline) ? (pipeline as unknown[]) : []).forEach((entry, i) => {
+    if (!isEntry(entry) || entry.enabled === false) return;
+    const name = typeof entry.name === 'string' ? entry.name : entry.use;
     const n = seen.get(name) ?? 0;
     seen.set(name, n + 1);
-    specs.push({ key: `pipeline.${name}#${n}`, path: ['pipeline', i], optionsPath: ['pipeline', i, 'with'], name, use: entry.use, options: structuredClone(entry.with), models: [], files: [] });
+    const options = typeof entry.with === 'object' && entry.with !== null ? entry.with : {};
+    specs.push({ key: `pipeline.${name}#${n}`, path: ['pipeline', i], optionsPath: ['pipeline', i, 'with'], name, use: entry.use, options: structuredClone(options) as Record<string, unknown>, models: [], files: [] });
   });
   return specs;
 }

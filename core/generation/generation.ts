@@ -8,6 +8,7 @@ import type { Logger, PluginDefinition, PluginInstance, PluginScope, ProviderCat
 import type { LoadedConfig } from '../config/load.ts';
 import { parseBytes, parseDuration } from '../config/units.ts';
 import type { Terminal } from '../compose.ts';
+import { routerError } from '../errors.ts';
 import type { SharedResources } from './shared-resources.ts';
 
 export interface Slot {
@@ -99,7 +100,7 @@ export class Generation {
     clearTimeout(timer);
     if (outcome !== 'timeout') return { aborted: 0 };
     const aborted = this.#controllers.size;
-    for (const controller of this.#controllers) controller.abort(new Error('drain deadline passed'));
+    for (const controller of this.#controllers) controller.abort(routerError('RK_DRAIN_TIMEOUT', { timeout: timeoutMs }));
     // Aborted requests unwind on their own; give them a moment to release their resources.
     await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     return { aborted };

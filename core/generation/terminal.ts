@@ -4,7 +4,7 @@
  * `provider/model` (or `provider,model`) or a model name some provider declares.
  */
 import type { ProviderCatalog, RequestContext, Route } from '../contract.ts';
-import { routerError } from '../errors.ts';
+import { isRouterError, isStackOverflow, routerError } from '../errors.ts';
 import type { Terminal } from '../compose.ts';
 import type { ProviderSlot } from './generation.ts';
 
@@ -15,8 +15,19 @@ export function createTerminal(providers: Map<string, ProviderSlot>, catalog: Pr
     ctx.route = route;
     const provider = providers.get(route.provider);
     if (!provider) throw routerError('RK_PROVIDER_NOT_FOUND', { provider: route.provider });
-    ctx.response = await provider.instance.invoke(ctx, { model: provider.upstream.get(route.model) ?? route.model, route });
+    try {
+      ctx.response = await provider.instance.invoke(ctx, { model: provider.upstream.get(route.model) ?? route.model, route });
+    } catch (err) {
+      throw providerFailure(err, route.provider, 'invoke');
+    }
   };
+}
+
+/** Errors that are not from the catalog are named after the provider that threw them. */
+export function providerFailure(err: unknown, provider: string, hook: string): unknown {
+  if (isRouterError(err)) return err;
+  if (isStackOverflow(err)) return routerError('RK_TOO_DEEP', {}, { cause: err });
+  return routerError('RK_PLUGIN_FAILED', { plugin: provider, hook, reason: err instanceof Error ? err.message : String(err) }, { cause: err });
 }
 
 export function routeByModel(model: string, catalog: ProviderCatalog): Route {

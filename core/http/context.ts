@@ -8,6 +8,7 @@ const droppedChannel = channel(channels.dropped);
 export class KernelContext implements RequestContext {
   route: Route | undefined = undefined;
   response: ProviderResponse | undefined = undefined;
+  rawStale = false;
   readonly state = new Map<string | symbol, unknown>();
   /** Response headers added by plugins. */
   readonly headers: Record<string, string> = {};

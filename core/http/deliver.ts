@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { CanonicalRequest, StreamEvent, Usage } from '../canonical.ts';
 import { collectEvents, messageToEvents, streamErrorToRouterError } from '../canonical-stream.ts';
 import type { ProviderResponse } from '../contract.ts';
-import type { IngressCodec } from '../dialects/ingress.ts';
+import type { IngressCodec } from '../dialects/codec.ts';
 import type { Json } from '../dialects/shape.ts';
 import { toRouterError, type RouterError } from '../errors.ts';
 
@@ -19,7 +19,7 @@ export interface Delivery {
   error?: RouterError;
 }
 
-export async function deliver(res: ServerResponse, codec: IngressCodec, request: CanonicalRequest, body: Json, response: ProviderResponse, headers: Record<string, string>): Promise<Delivery> {
+export async function deliver(res: ServerResponse, codec: IngressCodec, request: CanonicalRequest, body: Json, response: ProviderResponse, headers: Record<string, string>, requestId: string): Promise<Delivery> {
   if (response.kind === 'passthrough') return deliverPassthrough(res, response, headers);
   if (!request.stream) {
     const message = response.kind === 'message' ? response.message : await collectEvents(response.events);
@@ -27,7 +27,7 @@ export async function deliver(res: ServerResponse, codec: IngressCodec, request:
     return { status: 200, usage: message.usage };
   }
   const events = response.kind === 'stream' ? response.events : toAsync(messageToEvents(response.message));
-  return deliverStream(res, codec, request, body, events, { ...response.headers, ...headers });
+  return deliverStream(res, codec, request, body, events, { ...response.headers, ...headers }, requestId);
 }
 
 export function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void {
@@ -36,8 +36,8 @@ export function writeJson(res: ServerResponse, status: number, body: unknown, he
   res.end(text);
 }
 
-async function deliverStream(res: ServerResponse, codec: IngressCodec, request: CanonicalRequest, body: Json, events: AsyncIterable<StreamEvent>, headers: Record<string, string>): Promise<Delivery> {
-  const writer = codec.createStreamWriter(request, body);
+async function deliverStream(res: ServerResponse, codec: IngressCodec, request: CanonicalRequest, body: Json, events: AsyncIterable<StreamEvent>, headers: Record<string, string>, requestId: string): Promise<Delivery> {
+  const writer = codec.createStreamWriter(request, body, requestId);
   const out = new SocketWriter(res);
   let usage: Usage | undefined;
   let streamError: RouterError | undefined;

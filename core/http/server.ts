@@ -1,7 +1,7 @@
 /**
  * The HTTP front door (node:http). Recognises the client's dialect by path, pins each request to
- * the live generation, runs the pipeline and delivers the answer. Every failure is answered in
- * the client's own dialect with the request id that also appears in the log line.
+ * the live generation before reading its body, and answers every failure in the client's own
+ * dialect with the request id that also appears in the log line.
  *
  *   POST /v1/messages[?beta=true]        Anthropic Messages      (pipeline)
  *   POST /v1/messages/count_tokens       Anthropic token count   (answered locally)
@@ -10,28 +10,24 @@
  *   GET  /health                         liveness and generation
  */
 import { randomUUID } from 'node:crypto';
-import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Dialect, Usage } from '../canonical.ts';
-import { channels, type Logger } from '../contract.ts';
-import { anthropicIngress } from '../dialects/anthropic/index.ts';
-import type { IngressCodec } from '../dialects/ingress.ts';
-import { openaiIngress } from '../dialects/openai/index.ts';
+import type { Dialect } from '../canonical.ts';
+import type { Logger } from '../contract.ts';
+import { anthropicCodec } from '../dialects/anthropic/index.ts';
+import type { IngressCodec } from '../dialects/codec.ts';
+import { openaiCodec } from '../dialects/openai/index.ts';
 import { isObject, type Json } from '../dialects/shape.ts';
-import { routerError, toRouterError, type RouterError } from '../errors.ts';
+import { routerError, type RouterError } from '../errors.ts';
 import type { Generation } from '../generation/generation.ts';
 import type { Supervisor } from '../supervisor.ts';
 import { estimateTokens } from '../tokens/estimate.ts';
 import { kernelVersion } from '../version.ts';
 import { authorize } from './auth.ts';
-import { KernelContext } from './context.ts';
-import { deliver, writeJson } from './deliver.ts';
+import { writeJson } from './deliver.ts';
+import { runModelCall, type Outcome } from './model-call.ts';
 import { readBody } from './read-body.ts';
-
-const startChannel = channel(channels.requestStart);
-const endChannel = channel(channels.requestEnd);
-
+import { failureOf, sendError } from './respond.ts';
 
 export interface RouterServer {
   server: Server;
@@ -39,14 +35,22 @@ export interface RouterServer {
   beginShutdown(): void;
 }
 
-interface Outcome {
-  status: number;
-  dialect?: Dialect;
-  route?: string;
-  usage?: Usage;
-  error?: RouterError;
-  dropped?: string[];
+interface Incoming {
+  id: string;
+  method: string;
+  path: string;
+  url: string;
+  codec: IngressCodec;
+  startedAt: number;
+  signal: AbortSignal;
 }
+
+const endpoints: Record<string, string> = {
+  '/v1/messages': 'POST',
+  '/v1/chat/completions': 'POST',
+  '/v1/messages/count_tokens': 'POST',
+  '/v1/models': 'GET',
+};
 
 export function createRouterServer(supervisor: Supervisor, log: Logger): RouterServer {
   let shuttingDown = false;
@@ -63,36 +67,36 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
     if (codec.dialect === 'anthropic') res.setHeader('request-id', id);
 
     let outcome: Outcome;
-    try {
-      if (shuttingDown) {
-        res.setHeader('connection', 'close');
-        throw routerError('RK_SHUTTING_DOWN');
-      }
-      const generation = supervisor.current;
-      outcome = await dispatch(generation, req, res, { id, method, path, url, codec, startedAt });
-    } catch (err) {
-      const error = toRouterError(err);
+    if (shuttingDown) {
+      res.setHeader('connection', 'close');
+      const error = routerError('RK_SHUTTING_DOWN');
       sendError(res, codec, error, id);
       outcome = { status: error.status, error, dialect: codec.dialect };
+    } else {
+      // Pinned before the body is read: a reload meanwhile must not retire what this request uses.
+      const generation = supervisor.current;
+      const controller = new AbortController();
+      generation.enter(controller);
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort(routerError('RK_CLIENT_CLOSED'));
+        generation.leave(controller);
+      });
+      try {
+        outcome = await dispatch(generation, req, res, { id, method, path, url, codec, startedAt, signal: controller.signal });
+      } catch (err) {
+        const error = failureOf(err, controller.signal);
+        sendError(res, codec, error, id);
+        outcome = { status: error.status, error, dialect: codec.dialect };
+      }
     }
-    const ms = Math.round((performance.now() - startedAt) * 100) / 100;
-    const line = { reqId: id, method, path, status: outcome.status, ms, dialect: outcome.dialect, route: outcome.route, usage: outcome.usage, dropped: outcome.dropped };
-    if (outcome.error && (outcome.error.status >= 500 || !outcome.error.expose)) {
-      log.error({ ...line, err: outcome.error, code: outcome.error.code }, outcome.error.message);
-    } else if (outcome.error) {
-      log.info({ ...line, code: outcome.error.code }, outcome.error.message);
-    } else if (path !== '/health') {
-      log.info(line, 'request');
-    }
+    logOutcome(log, { id, method, path, startedAt }, outcome);
   }
 
-  interface RequestInfo { id: string; method: string; path: string; url: string; codec: IngressCodec; startedAt: number }
-
-  async function dispatch(generation: Generation, req: IncomingMessage, res: ServerResponse, info: RequestInfo): Promise<Outcome> {
-    const { method, path, codec } = info;
+  async function dispatch(generation: Generation, req: IncomingMessage, res: ServerResponse, incoming: Incoming): Promise<Outcome> {
+    const { method, path, codec } = incoming;
     if (path === '/health') {
-      if (method !== 'GET' && method !== 'HEAD') throw routerError('RK_METHOD_NOT_ALLOWED', { method, path });
-      writeJson(res, 200, { status: 'ok', generation: generation.id, inflight: generation.inflight, uptime: Math.round(process.uptime()) });
+      if (method !== 'GET' && method !== 'HEAD') throw routerError('RK_METHOD_NOT_ALLOWED', { method, path, allow: 'GET, HEAD' });
+      writeJson(res, 200, { status: 'ok', generation: generation.id, inflight: generation.inflight - 1, uptime: Math.round(process.uptime()) });
       return { status: 200 };
     }
     if (path === '/' && (method === 'HEAD' || method === 'GET')) {
@@ -100,17 +104,15 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
       writeJson(res, 200, { name: 'router-kernel', version: kernelVersion, generation: generation.id });
       return { status: 200 };
     }
-    const isModelCall = path === '/v1/messages' || path === '/v1/chat/completions';
-    const known = isModelCall || path === '/v1/messages/count_tokens' || path === '/v1/models';
-    if (!known) throw routerError('RK_NOT_FOUND', { method, path });
-    const expected = path === '/v1/models' ? 'GET' : 'POST';
-    if (method !== expected) throw routerError('RK_METHOD_NOT_ALLOWED', { method, path });
+    const expected = endpoints[path];
+    if (!expected) throw routerError('RK_NOT_FOUND', { method, path });
+    if (method !== expected) throw routerError('RK_METHOD_NOT_ALLOWED', { method, path, allow: expected });
     authorize(req.headers, generation.settings.authKeys);
-
     if (path === '/v1/models') {
       writeJson(res, 200, listModels(generation, codec.dialect));
       return { status: 200, dialect: codec.dialect };
     }
+
     const contentType = req.headers['content-type'];
     if (contentType !== undefined && !/json/i.test(contentType)) throw routerError('RK_UNSUPPORTED_MEDIA_TYPE', { contentType });
     const body = await readBody(req, generation.settings.bodyLimit).catch((err: RouterError) => {
@@ -123,38 +125,7 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
       writeJson(res, 200, { input_tokens: estimateTokens(request) });
       return { status: 200, dialect: codec.dialect };
     }
-    return runPipeline(generation, req, res, info, body, json, request);
-  }
-
-  async function runPipeline(generation: Generation, req: IncomingMessage, res: ServerResponse, info: RequestInfo, body: Buffer, json: Json, request: ReturnType<IngressCodec['parseRequest']>): Promise<Outcome> {
-    const { id, codec } = info;
-    const controller = new AbortController();
-    generation.enter(controller);
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort(routerError('RK_CLIENT_CLOSED'));
-      generation.leave(controller);
-    });
-    const raw = { method: info.method, path: info.path, query: new URLSearchParams(info.url.slice(info.path.length + 1)), headers: req.headers, body, json };
-    const ctx = new KernelContext(id, codec.dialect, codec === anthropicIngress ? 'messages' : 'chat.completions', request, raw, generation.catalog, controller.signal, log.child({ reqId: id }), info.startedAt);
-    if (generation.settings.logBodies) ctx.log.info({ body: json }, 'request body');
-    if (startChannel.hasSubscribers) startChannel.publish({ ctx });
-    let outcome: Outcome = { status: 500, dialect: codec.dialect };
-    try {
-      await generation.chain(ctx);
-      if (!ctx.response) throw routerError('RK_INTERNAL', { reason: 'the pipeline finished without an answer' });
-      const headers = { ...ctx.headers, ...responseHeaders(ctx) };
-      const delivery = await deliver(res, codec, ctx.request, json, ctx.response, headers);
-      outcome = { status: delivery.status, usage: delivery.usage, error: delivery.error, dialect: codec.dialect };
-    } catch (err) {
-      const error = toRouterError(err);
-      for (const [name, value] of Object.entries(responseHeaders(ctx))) if (!res.headersSent) res.setHeader(name, value);
-      sendError(res, codec, error, id);
-      outcome = { status: error.status, error, dialect: codec.dialect };
-    }
-    if (ctx.route) outcome.route = `${ctx.route.provider}/${ctx.route.model}`;
-    if (ctx.droppedFeatures.size > 0) outcome.dropped = [...ctx.droppedFeatures];
-    if (endChannel.hasSubscribers) endChannel.publish({ ctx, status: outcome.status, error: outcome.error, usage: outcome.usage, durationMs: performance.now() - info.startedAt });
-    return outcome;
+    return runModelCall(generation, req, res, { ...incoming, body, json, request }, log);
   }
 
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
@@ -172,10 +143,19 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
   };
 }
 
+function logOutcome(log: Logger, request: { id: string; method: string; path: string; startedAt: number }, outcome: Outcome): void {
+  const ms = Math.round((performance.now() - request.startedAt) * 100) / 100;
+  const line = { reqId: request.id, method: request.method, path: request.path, status: outcome.status, ms, dialect: outcome.dialect, route: outcome.route, usage: outcome.usage, dropped: outcome.dropped };
+  const error = outcome.error;
+  if (error && (error.status >= 500 || !error.expose)) log.error({ ...line, err: error, code: error.code }, error.message);
+  else if (error) log.info({ ...line, code: error.code }, error.message);
+  else if (request.path !== '/health') log.info(line, 'request');
+}
+
 function codecFor(path: string, req: IncomingMessage): IngressCodec {
-  if (path.startsWith('/v1/messages')) return anthropicIngress;
-  if (path.startsWith('/v1/chat/')) return openaiIngress;
-  return req.headers['anthropic-version'] !== undefined || req.headers['x-api-key'] !== undefined ? anthropicIngress : openaiIngress;
+  if (path.startsWith('/v1/messages')) return anthropicCodec;
+  if (path.startsWith('/v1/chat/')) return openaiCodec;
+  return req.headers['anthropic-version'] !== undefined || req.headers['x-api-key'] !== undefined ? anthropicCodec : openaiCodec;
 }
 
 function parseJson(body: Buffer): Json {
@@ -187,24 +167,6 @@ function parseJson(body: Buffer): Json {
   }
   if (!isObject(value)) throw routerError('RK_BAD_JSON', { reason: 'expected a JSON object' });
   return value;
-}
-
-function responseHeaders(ctx: KernelContext): Record<string, string> {
-  const headers: Record<string, string> = {};
-  if (ctx.route) headers['x-router-route'] = `${ctx.route.provider}/${ctx.route.model}; reason=${ctx.route.reason}`;
-  if (ctx.droppedFeatures.size > 0) headers['x-router-dropped'] = [...ctx.droppedFeatures].join(', ');
-  return headers;
-}
-
-function sendError(res: ServerResponse, codec: IngressCodec, error: RouterError, id: string): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  const headers: Record<string, string | number> = {};
-  if (error.retryAfter !== undefined) headers['retry-after'] = Math.ceil(error.retryAfter);
-  // 499 is nginx's "client closed request": there is nobody left to read it, but logs stay honest.
-  writeJson(res, error.status, codec.renderError(error, id), headers);
 }
 
 function listModels(generation: Generation, dialect: Dialect): Json {

@@ -11,5 +11,8 @@ const load = (importer: () => Promise<{ default: PluginDefinition }>): Loader =>
 export const builtinPlugins: Record<string, Loader> = {
   'provider.mock': load(() => import('../../plugins/providers/mock/index.ts')),
   'provider.openai': load(() => import('../../plugins/providers/openai/index.ts')),
+  'provider.anthropic': load(() => import('../../plugins/providers/anthropic/index.ts')),
+  'provider.gemini': load(() => import('../../plugins/providers/gemini/index.ts')),
+  'provider.ollama': load(() => import('../../plugins/providers/ollama/index.ts')),
   'middleware.router': load(() => import('../../plugins/middleware/router/index.ts')),
 };

@@ -25,7 +25,8 @@ function reloadHooks(): MessagePort {
   if (hooks) return hooks;
   const { port1, port2 } = new MessageChannel();
   const root = new URL('../../', import.meta.url).href;
-  register(new URL('./reload-hooks.mjs', import.meta.url), { data: { kernelDirs: [root + 'core/', root + 'plugins/'], port: port2 }, transferList: [port2] });
+  const kernelEntries = { 'router-kernel': root + 'core/index.ts', 'router-kernel/server': root + 'core/router.ts' };
+  register(new URL('./reload-hooks.mjs', import.meta.url), { data: { kernelDirs: [root + 'core/', root + 'plugins/'], kernelEntries, port: port2 }, transferList: [port2] });
   port1.unref();
   hooks = port1;
   return port1;
@@ -121,5 +122,6 @@ function entryOf(manifest: Record<string, unknown>): string {
 }
 
 export async function importPackage(info: PackageInfo): Promise<Record<string, unknown>> {
+  reloadHooks(); // so a package that expects `router-kernel` as a peer finds the running one
   return (await import(pathToFileURL(info.entry).href)) as Record<string, unknown>;
 }

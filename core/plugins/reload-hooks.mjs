@@ -5,11 +5,13 @@
 // Plain JavaScript because it runs in the loader thread, before any TypeScript support.
 
 let kernelDirs = [];
+let kernelEntries = {};
 let port;
 const seen = new Map(); // reload version -> Set of file URLs loaded under it
 
 export function initialize(data) {
   kernelDirs = data.kernelDirs;
+  kernelEntries = data.kernelEntries;
   port = data.port;
   port.on('message', (message) => {
     if (message.type === 'files') {
@@ -21,8 +23,18 @@ export function initialize(data) {
 }
 
 export async function resolve(specifier, context, nextResolve) {
-  const result = await nextResolve(specifier, context);
   const version = /[?&]rk-reload=(\d+)/.exec(context.parentURL ?? '')?.[1];
+  // `import ... from 'router-kernel'` in a local plugin means the kernel that is running, wherever
+  // the file lives and whether or not a copy is installed next to it.
+  if (version && Object.hasOwn(kernelEntries, specifier)) return { url: kernelEntries[specifier], shortCircuit: true };
+  let result;
+  try {
+    result = await nextResolve(specifier, context);
+  } catch (err) {
+    // An npm plugin package that expects router-kernel as a peer gets the running one too.
+    if (err?.code === 'ERR_MODULE_NOT_FOUND' && Object.hasOwn(kernelEntries, specifier)) return { url: kernelEntries[specifier], shortCircuit: true };
+    throw err;
+  }
   const url = result.url;
   if (!version || !url.startsWith('file:') || url.includes('/node_modules/') || kernelDirs.some((dir) => url.startsWith(dir))) return result;
   const marked = /[?&]rk-reload=/.test(url) ? url : url + (url.includes('?') ? '&' : '?') + 'rk-reload=' + version;
@@ -30,4 +42,14 @@ export async function resolve(specifier, context, nextResolve) {
   if (!files) seen.set(version, (files = new Set()));
   files.add(marked.split('?')[0]);
   return { ...result, url: marked };
+}
+
+// Local plugin files are ES modules (`export default definePlugin(...)`) wherever they live: a
+// folder without `"type": "module"` would otherwise make Node read them as CommonJS, where
+// `import ... from 'router-kernel'` could not be pointed at the running kernel.
+export async function load(url, context, nextLoad) {
+  if (/[?&]rk-reload=/.test(url) && /\.(?:[mc]?ts|tsx|m?js|jsx)(?:\?|$)/.test(url) && !/\.c[tj]s(?:\?|$)/.test(url)) {
+    return nextLoad(url, { ...context, format: 'module' });
+  }
+  return nextLoad(url, context);
 }

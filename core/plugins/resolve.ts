@@ -86,6 +86,8 @@ function definitionOf(exports: Record<string, unknown>, use: string): PluginDefi
   throw new PluginResolveError(`${use} does not export a plugin: its default export must be the result of definePlugin({...})`);
 }
 
+/** The useful part of a load error: esbuild puts the file, line and message on the lines after the first. */
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.slice(0, 4).join(' ');
 }

@@ -127,3 +127,40 @@ t.test('a model no provider serves gets a 404 naming the configured models (no r
   t.equal(explicit.headers['x-router-route'], 'mock/m1; reason=explicit');
   await explicit.body.dump();
 });
+
+t.test('a `provider,model` naming no configured provider is refused, not silently defaulted', async (t) => {
+  const { url } = await startTestRouter(t, mockConfig);
+  const res = await request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...anthropicBody, model: 'nope,x' }) });
+  t.equal(res.statusCode, 404);
+  t.match(await res.body.json(), { error: { type: 'not_found_error', message: 'Route names provider "nope", which is not configured (providers: mock)' } });
+});
+
+t.test('a 405 names the allowed method', async (t) => {
+  const { url } = await startTestRouter(t, mockConfig);
+  const res = await request(`${url}/v1/chat/completions`);
+  t.equal(res.statusCode, 405);
+  t.equal(res.headers.allow, 'POST');
+  await res.body.dump();
+});
+
+t.test('JSON nested too deeply for the router to walk gets a 400, not a 500', async (t) => {
+  const { url } = await startTestRouter(t, mockConfig);
+  const deep = '{"a":'.repeat(100000) + '1' + '}'.repeat(100000);
+  const body = `{"model":"x","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"t","input_schema":${deep}}]}`;
+  for (const path of ['/v1/messages', '/v1/messages/count_tokens']) {
+    const res = await request(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    t.equal(res.statusCode, 400, path);
+    t.match(await res.body.json(), { error: { type: 'invalid_request_error', message: /nested too deeply/ } });
+  }
+});
+
+t.test('a client that goes away is logged as a closed client (499), not as a router failure', async (t) => {
+  const { url, logs } = await startTestRouter(t, 'providers:\n  mock:\n    use: mock\n    models: [m]\n    latency: 2s\npipeline:\n  - use: router\n    with: { default: mock/m }\n');
+  const controller = new AbortController();
+  const pending = request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(anthropicBody), signal: controller.signal });
+  setTimeout(() => controller.abort(), 200);
+  await t.rejects(pending);
+  const { waitFor } = await import('../helpers/wait.ts');
+  const line = await waitFor(() => logs.find((l) => l.path === '/v1/messages'), 3000, 'the log line');
+  t.match(line, { status: 499, code: 'RK_CLIENT_CLOSED', level: 30 });
+});

@@ -96,3 +96,39 @@ t.test('an npm package plugin is resolved from the config folder', async (t) => 
   const result = await r.router.reload();
   t.match(!result.ok && result.error.message, /pipeline\[0\]\.use: npm package "not-a-plugin" is not a router-kernel plugin/);
 });
+
+t.test('a local plugin outside any project still imports the running router-kernel', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startRouter } = await import('../../core/router.ts');
+  const { createLogger } = await import('../../core/logger.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'rk-outside-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'probe.ts'), probePluginSource);
+  writeFileSync(join(dir, 'router.yaml'), config([{ name: 'a', tag: 'far' }]));
+  const router = await startRouter({ configFile: join(dir, 'router.yaml'), port: 0, watch: false, logger: createLogger({ level: 'silent' }) });
+  t.teardown(() => router.close());
+  const res = await ask(router.url);
+  t.equal(res.headers['x-probe-far'], '1');
+});
+
+t.test('a syntax error in a plugin file is reported with its file and line', async (t) => {
+  const r = await startTestRouter(t, config([{ name: 'a', tag: 'a' }]), { files: { 'probe.ts': probePluginSource } });
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  writeFileSync(join(r.dir, 'probe.ts'), probePluginSource.replace('create(options, scope) {', 'create(options, scope) {{'));
+  const result = await r.router.reload();
+  t.match(!result.ok && result.error.message, /pipeline\[0\]\.use: cannot load \.\/probe\.ts: .*probe\.ts:\d+:\d+/);
+});
+
+t.test('a handover that throws rejects the reload without leaking the instances it would have reused', async (t) => {
+  const throwing = probePluginSource.replace("events.push('handover ' + options.tag);", "events.push('handover ' + options.tag); if (options.tag === 'b') throw new Error('cannot hand over');");
+  const r = await startTestRouter(t, config([{ name: 'a', tag: 'a' }, { name: 'b', tag: 'b' }]), { files: { 'probe.ts': throwing } });
+  r.writeConfig(config([{ name: 'a', tag: 'a' }, { name: 'b', tag: 'b2' }]));
+  const result = await r.router.reload();
+  t.match(!result.ok && result.error.message, /pipeline\[1\]: plugin "middleware\.probe" failed to create: cannot hand over/);
+  resetEvents();
+  await r.router.close();
+  t.same(events(), ['cleanup b', 'cleanup a'], 'both instances of the live generation are cleaned up once, at shutdown');
+});

@@ -1,5 +1,6 @@
 /**
  * middleware.router: decides which provider and model answer each request.
+ * A client model `provider,model` naming no configured provider is refused (404), not defaulted.
  *
  *   pipeline:
  *     - use: router
@@ -26,7 +27,7 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
     additionalProperties: false,
     required: ['default'],
     properties: {
-      default: { type: 'string', pattern: '^[^/,]+[/,].+$', description: 'provider/model used when nothing more specific applies' },
+      default: { type: 'string', pattern: '^[^/,]+[/,].+$', errorMessage: 'must be "provider/model", for example "mock/mock-fast"', description: 'provider/model used when nothing more specific applies' },
     },
   },
   create(options) {
@@ -43,6 +44,11 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
           const model = ctx.request.model;
           const catalog = ctx.catalog;
           const explicit = catalog.parseTarget(model);
+          // `provider,model` is only ever typed to pick a route (Claude Code's /model): a typo in
+          // it must not fall through to the default unnoticed. (`a/b` may be a vendor's model id.)
+          if (!explicit && /^[^,/]+,./.test(model)) {
+            throw routerError('RK_PROVIDER_NOT_FOUND', { provider: model.slice(0, model.indexOf(',')), hint: ` (providers: ${catalog.providers().join(', ')})` });
+          }
           const declared = explicit ? undefined : catalog.findModel(model)[0];
           if (explicit) ctx.route = { ...explicit, reason: 'explicit' };
           else if (declared) ctx.route = { ...declared, reason: 'model' };

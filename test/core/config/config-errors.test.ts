@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { pino } from 'pino';
 import { isConfigError, type ConfigError } from '../../../core/config/config-error.ts';
-import { loadConfig } from '../../../core/config/load.ts';
+import { loadConfig, readConfig } from '../../../core/config/load.ts';
 import { compileGeneration } from '../../../core/generation/compile.ts';
 import { SharedResources } from '../../../core/generation/shared-resources.ts';
 
@@ -14,11 +14,13 @@ async function rejection(yaml: string, env: Record<string, string> = {}): Promis
   const file = join(dir, 'router.yaml');
   writeFileSync(file, yaml);
   try {
-    const loaded = await loadConfig(file, env);
+    const loaded = await readConfig(file, env);
     await compileGeneration(loaded, undefined, { id: 1, log: pino({ level: 'silent' }), shared: new SharedResources(), provision: false });
   } catch (err) {
     if (isConfigError(err)) return err;
     throw err;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
   throw new Error('config was accepted');
 }
@@ -108,4 +110,33 @@ t.test('every problem in a file is reported at once', async (t) => {
   const err = await rejection('server:\n  port: x\n  host: 5\nlog:\n  level: loud\nproviders:\n  m:\n    use: mock\n');
   t.ok(err.issues.length >= 2);
   t.match(err.issues.map((i) => i.path), ['server.port', 'log.level']);
+});
+
+t.test('problems in the file and in plugins are reported in one attempt', async (t) => {
+  const err = await rejection(`server:
+  port: nope
+providers:
+  mock:
+    use: mock
+    chunk_dely: 5
+pipeline:
+  - use: ruter
+  - use: router
+    with: { default: elsewhere/m1 }
+`);
+  t.match(err.issues.map((i) => i.path), ['server.port', 'providers.mock.chunk_dely', 'pipeline[0].use']);
+});
+
+t.test('every failing validate hook is reported, not just the first', async (t) => {
+  const err = await rejection(`providers:
+  mock:
+    use: mock
+pipeline:
+  - use: router
+    with: { default: one/m }
+  - use: router
+    name: second
+    with: { default: two/m }
+`);
+  t.match(err.issues, [{ path: 'pipeline[0]', message: /"one"/ }, { path: 'pipeline[1]', message: /"two"/ }]);
 });

@@ -2,7 +2,13 @@ import t from 'tap';
 import { isConfigError } from '../../../core/config/config-error.ts';
 import { parseConfig } from '../../../core/config/load.ts';
 
-const parse = (yaml: string, env: Record<string, string | undefined>) => parseConfig(yaml, '/x/router.yaml', 'router.yaml', env).config;
+import { ConfigError } from '../../../core/config/config-error.ts';
+
+function parse(yaml: string, env: Record<string, string | undefined>) {
+  const loaded = parseConfig(yaml, '/x/router.yaml', 'router.yaml', env);
+  if (loaded.issues.length > 0) throw new ConfigError(loaded.issues);
+  return loaded.config;
+}
 
 t.test('${VAR} is replaced with the environment value', async (t) => {
   const config = parse('providers:\n  p:\n    use: openai\n    api_key: ${KEY}\n', { KEY: 'sk-123' });

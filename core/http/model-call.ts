@@ -1,0 +1,79 @@
+/**
+ * One model call (`/v1/messages`, `/v1/chat/completions`) after its body was parsed: build the
+ * request context, run the generation's chain, deliver the answer. The request was pinned to its
+ * generation before its body was read (see server.ts), so a reload cannot retire the plugins it
+ * is about to use.
+ */
+import { channel } from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { CanonicalRequest, Dialect, Usage } from '../canonical.ts';
+import { channels, type Logger } from '../contract.ts';
+import type { IngressCodec } from '../dialects/codec.ts';
+import type { Json } from '../dialects/shape.ts';
+import { routerError, type RouterError } from '../errors.ts';
+import type { Generation } from '../generation/generation.ts';
+import { providerFailure } from '../generation/terminal.ts';
+import { KernelContext } from './context.ts';
+import { deliver } from './deliver.ts';
+import { failureOf, sendError } from './respond.ts';
+
+const startChannel = channel(channels.requestStart);
+const endChannel = channel(channels.requestEnd);
+
+export interface Outcome {
+  status: number;
+  dialect?: Dialect;
+  route?: string;
+  usage?: Usage;
+  error?: RouterError;
+  dropped?: string[];
+}
+
+export interface ModelCall {
+  id: string;
+  method: string;
+  path: string;
+  url: string;
+  codec: IngressCodec;
+  startedAt: number;
+  signal: AbortSignal;
+  body: Buffer;
+  json: Json;
+  request: CanonicalRequest;
+}
+
+export async function runModelCall(generation: Generation, req: IncomingMessage, res: ServerResponse, call: ModelCall, log: Logger): Promise<Outcome> {
+  const { id, codec, json } = call;
+  const raw = { method: call.method, path: call.path, query: new URLSearchParams(call.url.slice(call.path.length + 1)), headers: req.headers, body: call.body, json };
+  const endpoint = codec.dialect === 'anthropic' ? 'messages' : 'chat.completions';
+  const ctx = new KernelContext(id, codec.dialect, endpoint, call.request, raw, generation.catalog, call.signal, log.child({ reqId: id }), call.startedAt);
+  if (generation.settings.logBodies) ctx.log.info({ body: json }, 'request body');
+  if (startChannel.hasSubscribers) startChannel.publish({ ctx });
+  let outcome: Outcome;
+  try {
+    await generation.chain(ctx);
+    if (!ctx.response) throw routerError('RK_INTERNAL', { reason: 'the pipeline finished without an answer' });
+    const delivery = await deliver(res, codec, ctx.request, json, ctx.response, { ...ctx.headers, ...routeHeaders(ctx) }, id);
+    // A provider's stream that throws something unknown is that provider's failure.
+    const thrown: unknown = delivery.error?.code === 'RK_INTERNAL' && ctx.route ? providerFailure(delivery.error.cause, ctx.route.provider, 'stream') : delivery.error;
+    const error = thrown === undefined ? undefined : failureOf(thrown, call.signal);
+    outcome = { status: delivery.status, usage: delivery.usage, error, dialect: codec.dialect };
+  } catch (err) {
+    const error = failureOf(err, call.signal);
+    if (!res.headersSent) for (const [name, value] of Object.entries(routeHeaders(ctx))) res.setHeader(name, value);
+    sendError(res, codec, error, id);
+    outcome = { status: error.status, error, dialect: codec.dialect };
+  }
+  if (ctx.route) outcome.route = `${ctx.route.provider}/${ctx.route.model}`;
+  if (ctx.droppedFeatures.size > 0) outcome.dropped = [...ctx.droppedFeatures];
+  if (endChannel.hasSubscribers) endChannel.publish({ ctx, status: outcome.status, error: outcome.error, usage: outcome.usage, durationMs: performance.now() - call.startedAt });
+  return outcome;
+}
+
+function routeHeaders(ctx: KernelContext): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (ctx.route) headers['x-router-route'] = `${ctx.route.provider}/${ctx.route.model}; reason=${ctx.route.reason}`;
+  if (ctx.droppedFeatures.size > 0) headers['x-router-dropped'] = [...ctx.droppedFeatures].join(', ');
+  return headers;
+}
