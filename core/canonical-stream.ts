@@ -17,13 +17,16 @@ export function* messageToEvents(message: CanonicalResponse): Generator<StreamEv
         if (part.text) yield { type: 'text_delta', index, text: part.text };
         break;
       case 'reasoning':
-        yield { type: 'part_start', index, part: part.redacted !== undefined ? { type: 'reasoning', redacted: part.redacted } : { type: 'reasoning' } };
+        yield { type: 'part_start', index, part: { type: 'reasoning', ...(part.redacted !== undefined ? { redacted: part.redacted } : {}), ...(part.origin ? { origin: part.origin } : {}) } };
         if (part.text) yield { type: 'reasoning_delta', index, text: part.text };
         if (part.signature) yield { type: 'signature_delta', index, signature: part.signature };
         break;
       case 'tool_call':
-        yield { type: 'part_start', index, part: { type: 'tool_call', id: part.id, name: part.name, ...(part.signature ? { signature: part.signature } : {}) } };
+        yield { type: 'part_start', index, part: { type: 'tool_call', id: part.id, name: part.name, ...(part.signature ? { signature: part.signature, origin: part.origin } : {}) } };
         yield { type: 'tool_input_delta', index, json: JSON.stringify(part.input ?? {}) };
+        break;
+      case 'opaque':
+        yield { type: 'part_start', index, part: { type: 'opaque', dialect: part.dialect, name: part.name, raw: part.raw } };
         break;
       default:
         continue; // tool results and images never appear in an assistant answer
@@ -51,8 +54,9 @@ export async function collectEvents(events: AsyncIterable<StreamEvent>): Promise
         const start = event.part;
         const part: Part =
           start.type === 'text' ? { type: 'text', text: '' }
-          : start.type === 'reasoning' ? { type: 'reasoning', text: '', ...(start.redacted !== undefined ? { redacted: start.redacted } : {}) }
-          : { type: 'tool_call', id: start.id, name: start.name, input: {}, ...(start.signature ? { signature: start.signature } : {}) };
+          : start.type === 'reasoning' ? { type: 'reasoning', text: '', ...(start.redacted !== undefined ? { redacted: start.redacted } : {}), ...(start.origin ? { origin: start.origin } : {}) }
+          : start.type === 'opaque' ? { type: 'opaque', dialect: start.dialect, name: start.name, raw: start.raw }
+          : { type: 'tool_call', id: start.id, name: start.name, input: {}, ...(start.signature ? { signature: start.signature } : {}), ...(start.origin ? { origin: start.origin } : {}) };
         parts.set(event.index, part);
         message.content.push(part);
         if (start.type === 'tool_call') toolJson.set(event.index, '');

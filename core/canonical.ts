@@ -163,8 +163,11 @@ export type StreamEvent =
 
 export type PartStart =
   | { type: 'text' }
-  | { type: 'tool_call'; id: string; name: string; signature?: string }
-  | { type: 'reasoning'; redacted?: string };
+  | { type: 'tool_call'; id: string; name: string; signature?: string; origin?: string }
+  /** `origin`: the dialect of the provider that produced the reasoning (see ReasoningPart). */
+  | { type: 'reasoning'; redacted?: string; origin?: string }
+  /** A whole block only its own dialect understands (see OpaquePart); no deltas follow. */
+  | { type: 'opaque'; dialect: Dialect; name: string; raw: unknown };
 
 export interface StreamError {
   /** An ErrorKind from the catalog, so every dialect can name it in its own words. */

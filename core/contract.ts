@@ -24,7 +24,10 @@ import type { CanonicalRequest, CanonicalResponse, Dialect, StreamEvent, Usage }
 export type PluginKind = 'provider' | 'middleware' | 'scheduler' | 'cache' | 'monitor';
 export const pluginKinds: readonly PluginKind[] = ['provider', 'middleware', 'scheduler', 'cache', 'monitor'];
 
-/** A JSON Schema (draft-07, as ajv reads it). `format: 'duration'` and `format: 'bytes'` are known. */
+/**
+ * A JSON Schema (draft-07, as ajv reads it). `format: 'duration'` and `format: 'bytes'` are known,
+ * and any node may carry `errorMessage: 'must be …'` to say in words what a pattern means.
+ */
 export type JsonSchema = Record<string, unknown>;
 
 export type { Logger };
@@ -62,6 +65,12 @@ export interface RequestContext {
   /** The canonical request. Middleware may change it (the terminal reads it when the call is made). */
   request: CanonicalRequest;
   readonly raw: RawRequest;
+  /**
+   * Set to true after changing `request` in a way a passthrough provider must not ignore: it then
+   * builds the upstream body from the canonical request (same dialect, so extras, cache_control and
+   * signatures still go along) instead of forwarding the client's bytes.
+   */
+  rawStale: boolean;
   /** The providers and models of the generation this request is pinned to. */
   readonly catalog: ProviderCatalog;
   /** Set by routing middleware; the terminal requires it (or a `provider/model` client model). */
@@ -96,7 +105,7 @@ export interface PassthroughResponse {
   kind: 'passthrough';
   status: number;
   headers: Record<string, string>;
-  body: AsyncIterable<Uint8Array>;
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   usage: Promise<Usage | undefined>;
 }
 

@@ -44,6 +44,8 @@ export interface UpstreamResponse {
 
 export interface UpstreamClient {
   readonly origin: string;
+  /** The provider's own keys, to scrub from anything the upstream says before a client sees it. */
+  readonly secrets: readonly string[];
   /** Resolves once headers arrive with a 2xx status; other statuses throw the mapped error. */
   request(req: UpstreamRequest): Promise<UpstreamResponse>;
 }
@@ -76,6 +78,7 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
 
   return {
     origin: url.origin,
+    secrets: options.secrets ?? [],
     async request(req: UpstreamRequest): Promise<UpstreamResponse> {
       let res: Dispatcher.ResponseData;
       try {

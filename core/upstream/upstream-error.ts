@@ -4,6 +4,7 @@
  * credential failures: a provider rejecting the ROUTER's key is reported as a 502, so a client like
  * Claude Code does not conclude that its own key is wrong.
  */
+import type { StreamError } from '../canonical.ts';
 import { routerError, type ErrorKind, type RouterError } from '../errors.ts';
 
 export function upstreamHttpError(provider: string, status: number, bodyText: string, headers: Record<string, string | string[] | undefined>, secrets: readonly string[] = []): RouterError {
@@ -15,7 +16,8 @@ export function upstreamHttpError(provider: string, status: number, bodyText: st
   return err;
 }
 
-function mapStatus(status: number): [number, ErrorKind] {
+/** The status and kind a client sees for an upstream's HTTP status. */
+export function mapStatus(status: number): [number, ErrorKind] {
   if (status === 400 || status === 422) return [400, 'invalid_request'];
   if (status === 401 || status === 402 || status === 403) return [502, 'api_error'];
   if (status === 404) return [404, 'not_found'];
@@ -61,6 +63,20 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
     out = out.split(secret).join('[redacted]');
     const tail = secret.slice(-4);
     out = out.replace(new RegExp(`[A-Za-z0-9_-]*\\*+[A-Za-z0-9_-]*${tail.replace(/[^A-Za-z0-9]/g, '\\$&')}`, 'g'), '[redacted]');
+  }
+  return out;
+}
+
+/**
+ * An error the upstream reported inside a stream, made safe and meaningful for the client the same
+ * way as an HTTP error: secrets scrubbed, credential failures turned into 502s.
+ */
+export function upstreamStreamError(error: StreamError, secrets: readonly string[]): StreamError {
+  const out: StreamError = { kind: error.kind, message: scrubSecrets(error.message, secrets) };
+  if (error.status !== undefined) {
+    const [status, kind] = mapStatus(error.status);
+    out.status = status;
+    out.kind = kind;
   }
   return out;
 }

@@ -163,7 +163,7 @@ t.test('an error in the middle of the upstream stream reaches the Anthropic clie
   t.equal(res.statusCode, 200);
   const text = await res.body.text();
   t.match(text, /event: message_start/);
-  t.match(text, /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"[^"]+"\}\}/);
+  t.match(text, /event: error\ndata: \{"type":"error","error":\{"type":"invalid_request_error","message":"Token limit reached"\},"request_id":"req_\w+"\}/);
   t.notMatch(text, /message_stop/);
 });
 
@@ -196,4 +196,46 @@ t.test('what translation cannot carry is reported in x-router-dropped', async (t
   t.equal(res.statusCode, 200);
   t.equal(res.headers['x-router-dropped'], 'cache_control, top_k, context_management');
   await res.body.dump();
+});
+
+t.test("an upstream error inside the stream is scrubbed of the router's key and a credential failure becomes a 502", async (t) => {
+  const errorChunk = `data: {"error":{"message":"Invalid key ${upstreamKey} for org","code":401}}\n\n`;
+  const content = 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n';
+  // Before any content: an ordinary error response.
+  const early = await setup(t, () => ({ headers: { 'content-type': 'text/event-stream' }, body: errorChunk }));
+  const res = await request(`${early.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'x', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+  t.equal(res.statusCode, 502);
+  const text = await res.body.text();
+  t.match(text, /Invalid key \[redacted\] for org/);
+  t.notMatch(text, upstreamKey);
+  // After content: an in-stream error, scrubbed too, for both client dialects (the OpenAI one is a passthrough).
+  const late = await setup(t, () => ({ headers: { 'content-type': 'text/event-stream' }, body: content + errorChunk, chunking: 'events' }));
+  for (const [path, body] of [
+    ['/v1/messages', { model: 'x', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] }],
+    ['/v1/chat/completions', { model: 'x', stream: true, messages: [{ role: 'user', content: 'hi' }] }],
+  ] as const) {
+    const r = await request(`${late.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const streamed = await r.body.text();
+    t.match(streamed, /\[redacted\]/, path);
+    t.notMatch(streamed, upstreamKey, path);
+  }
+  t.notMatch(early.logText() + late.logText(), upstreamKey);
+});
+
+t.test('a reload while a request body is still uploading does not break that request', async (t) => {
+  const r = await setup(t, () => fixtureReply('providers/openai/chat-completion-ratelimit-headers.json'));
+  const { PassThrough } = await import('node:stream');
+  const body = new PassThrough();
+  const json = JSON.stringify({ model: 'x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+  const pending = request(`${r.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  body.write(json.slice(0, 10));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // A new generation with different provider options: the old one's pool is retired once drained.
+  r.writeConfig(`providers:\n  up:\n    use: openai\n    base_url: ${r.upstream.url}/v1\n    api_key: other\n    connections: 3\n    models: [gpt-4o]\npipeline:\n  - use: router\n    with: { default: up/gpt-4o }\n`);
+  t.match(await r.router.reload(), { ok: true });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  body.end(json.slice(10));
+  const res = await pending;
+  t.equal(res.statusCode, 200);
+  t.match(await res.body.json(), { content: [{ text: 'The capital of France is **Paris**.' }] });
 });

@@ -4,7 +4,8 @@
  * signatures echoed back, `thinking: {type: "adaptive"}` with `output_config.effort`, and beta
  * fields (kept in `extras`, so a passthrough keeps them and a translation reports dropping them).
  */
-import type { CacheControl, CanonicalRequest, ImagePart, Message, Part, TextPart, ThinkingConfig, ToolChoice, ToolDefinition } from '../../canonical.ts';
+import type { CacheControl, CanonicalRequest, ImagePart, Message, Part, TextPart, ThinkingConfig, ToolCallPart, ToolChoice, ToolDefinition } from '../../canonical.ts';
+import { fromClientReasoningSignature, fromClientToolId } from '../carry.ts';
 import { array, extrasOf, invalid, isObject, object, optionalBoolean, optionalNumber, optionalString, string, type Json } from '../shape.ts';
 
 const known = new Set([
@@ -70,15 +71,19 @@ function parseBlock(value: unknown, path: string): Part {
       return withCache({ type: 'text', text: string(b.text, `${path}.text`) }, b);
     case 'image':
       return parseImage(b, path);
-    case 'tool_use':
-      return withCache({ type: 'tool_call', id: string(b.id, `${path}.id`), name: string(b.name, `${path}.name`), input: b.input ?? {}, origin: 'anthropic' }, b);
+    case 'tool_use': {
+      const carried = fromClientToolId(string(b.id, `${path}.id`));
+      const call: ToolCallPart = { type: 'tool_call', id: carried.id, name: string(b.name, `${path}.name`), input: b.input ?? {} };
+      if (carried.signature) Object.assign(call, { signature: carried.signature, origin: carried.origin });
+      return withCache(call, b);
+    }
     case 'tool_result': {
-      const part: Part = { type: 'tool_result', toolCallId: string(b.tool_use_id, `${path}.tool_use_id`), content: parseResultContent(b.content, `${path}.content`) };
+      const part: Part = { type: 'tool_result', toolCallId: fromClientToolId(string(b.tool_use_id, `${path}.tool_use_id`)).id, content: parseResultContent(b.content, `${path}.content`) };
       if (b.is_error === true) part.isError = true;
       return withCache(part, b);
     }
     case 'thinking':
-      return { type: 'reasoning', text: string(b.thinking, `${path}.thinking`), ...(typeof b.signature === 'string' ? { signature: b.signature, origin: 'anthropic' } : {}) };
+      return { type: 'reasoning', text: string(b.thinking, `${path}.thinking`), ...(typeof b.signature === 'string' ? fromClientReasoningSignature(b.signature) : {}) };
     case 'redacted_thinking':
       return { type: 'reasoning', text: '', redacted: string(b.data, `${path}.data`), origin: 'anthropic' };
     default:

@@ -5,7 +5,8 @@
 import type { CanonicalResponse, Part, StopReason, StreamEvent, Usage } from '../../canonical.ts';
 import { publicMessage, type ErrorKind, type RouterError } from '../../errors.ts';
 import { encodeSse } from '../../sse.ts';
-import type { StreamWriter } from '../ingress.ts';
+import type { StreamWriter } from '../codec.ts';
+import { toClientReasoningSignature, toClientToolId } from '../carry.ts';
 
 export function renderAnthropicMessage(message: CanonicalResponse): Record<string, unknown> {
   return {
@@ -25,9 +26,9 @@ function renderPart(part: Part): unknown {
     case 'text':
       return { type: 'text', text: part.text };
     case 'reasoning':
-      return part.redacted !== undefined ? { type: 'redacted_thinking', data: part.redacted } : { type: 'thinking', thinking: part.text, signature: part.signature ?? '' };
+      return part.redacted !== undefined ? { type: 'redacted_thinking', data: part.redacted } : { type: 'thinking', thinking: part.text, signature: toClientReasoningSignature(part.signature, part.origin) };
     case 'tool_call':
-      return { type: 'tool_use', id: part.id, name: part.name, input: part.input ?? {} };
+      return { type: 'tool_use', id: toClientToolId(part.id, part.signature, part.origin), name: part.name, input: part.input ?? {} };
     case 'opaque':
       return part.dialect === 'anthropic' ? part.raw : undefined;
     default:
@@ -71,7 +72,7 @@ export function renderAnthropicError(err: RouterError, requestId: string): Recor
 }
 
 /** Builds the SSE frames for one stream. Indexes are renumbered from 0 in order of appearance. */
-export function createAnthropicStreamWriter(): StreamWriter {
+export function createAnthropicStreamWriter(requestId?: string): StreamWriter {
   let started = false;
   let finished = false;
   const indexes = new Map<number, number>();
@@ -99,10 +100,24 @@ export function createAnthropicStreamWriter(): StreamWriter {
     open.add(index);
     return frame('content_block_start', { type: 'content_block_start', index, content_block: block });
   };
+  /**
+   * Thinking from another provider gets its origin as the block's signature, sent when the block
+   * closes (its own signature, if any, accumulated meanwhile), so the block can be recognised when
+   * the client echoes it back (see carry.ts).
+   */
+  const foreign = new Map<number, { origin: string; signature: string }>();
+  const close = (index: number): string => {
+    open.delete(index);
+    const held = foreign.get(index);
+    foreign.delete(index);
+    const signature = held
+      ? frame('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: toClientReasoningSignature(held.signature || undefined, held.origin) } })
+      : '';
+    return signature + frame('content_block_stop', { type: 'content_block_stop', index });
+  };
   const closeAll = (): string => {
     let out = '';
-    for (const index of open) out += frame('content_block_stop', { type: 'content_block_stop', index });
-    open.clear();
+    for (const index of [...open]) out += close(index);
     return out;
   };
 
@@ -116,11 +131,20 @@ export function createAnthropicStreamWriter(): StreamWriter {
           return frame('message_start', { type: 'message_start', message: emptyMessage(event.id, event.model, event.usage ?? {}) });
         case 'part_start': {
           const part = event.part;
+          if (part.type === 'opaque') {
+            if (part.dialect !== 'anthropic') return '';
+            const index = blockIndex(event.index);
+            open.add(index);
+            return ensureStarted() + frame('content_block_start', { type: 'content_block_start', index, content_block: part.raw as Record<string, unknown> });
+          }
           const block =
             part.type === 'text' ? { type: 'text', text: '' }
-            : part.type === 'tool_call' ? { type: 'tool_use', id: part.id, name: part.name, input: {} }
+            : part.type === 'tool_call' ? { type: 'tool_use', id: toClientToolId(part.id, part.signature, part.origin), name: part.name, input: {} }
             : part.redacted !== undefined ? { type: 'redacted_thinking', data: part.redacted }
             : { type: 'thinking', thinking: '', signature: '' };
+          if (part.type === 'reasoning' && part.redacted === undefined && part.origin && part.origin !== 'anthropic') {
+            foreign.set(blockIndex(event.index), { origin: part.origin, signature: '' });
+          }
           return ensureStarted() + ensureOpen(event.index, block);
         }
         case 'text_delta':
@@ -129,9 +153,15 @@ export function createAnthropicStreamWriter(): StreamWriter {
         case 'reasoning_delta':
           return ensureStarted() + ensureOpen(event.index, { type: 'thinking', thinking: '', signature: '' }) +
             frame('content_block_delta', { type: 'content_block_delta', index: blockIndex(event.index), delta: { type: 'thinking_delta', thinking: event.text } });
-        case 'signature_delta':
+        case 'signature_delta': {
+          const held = foreign.get(blockIndex(event.index));
+          if (held) {
+            held.signature += event.signature;
+            return '';
+          }
           return ensureStarted() + ensureOpen(event.index, { type: 'thinking', thinking: '', signature: '' }) +
             frame('content_block_delta', { type: 'content_block_delta', index: blockIndex(event.index), delta: { type: 'signature_delta', signature: event.signature } });
+        }
         case 'tool_input_delta': {
           const index = blockIndex(event.index);
           if (!open.has(index)) return ''; // arguments for a tool call that never started have no home
@@ -140,8 +170,7 @@ export function createAnthropicStreamWriter(): StreamWriter {
         case 'part_stop': {
           const index = indexes.get(event.index);
           if (index === undefined || !open.has(index)) return '';
-          open.delete(index);
-          return frame('content_block_stop', { type: 'content_block_stop', index });
+          return close(index);
         }
         case 'finish':
           finished = true;
@@ -154,13 +183,13 @@ export function createAnthropicStreamWriter(): StreamWriter {
             frame('message_stop', { type: 'message_stop' });
         case 'error':
           finished = true;
-          return frame('error', { type: 'error', error: { type: anthropicErrorType(event.error.kind), message: event.error.message } });
+          return frame('error', { type: 'error', error: { type: anthropicErrorType(event.error.kind), message: event.error.message }, ...(requestId ? { request_id: requestId } : {}) });
       }
     },
     error(err: RouterError): string {
       if (finished) return '';
       finished = true;
-      return frame('error', { type: 'error', error: { type: anthropicErrorType(err.kind), message: publicMessage(err) } });
+      return frame('error', { type: 'error', error: { type: anthropicErrorType(err.kind), message: publicMessage(err) }, ...(requestId ? { request_id: requestId } : {}) });
     },
   };
 }

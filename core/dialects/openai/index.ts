@@ -1,12 +1,18 @@
-/** The OpenAI Chat Completions dialect: what the kernel uses for `/v1/chat/completions` clients. */
-import type { IngressCodec } from '../ingress.ts';
+/** The OpenAI Chat Completions dialect, both as clients speak it and as providers answer in it. */
+import type { DialectCodec } from '../codec.ts';
+import { buildOpenAIRequest, type OpenAIBuildOptions } from './build-request.ts';
 import { parseOpenAIRequest } from './parse-request.ts';
+import { createOpenAIStreamReader, parseOpenAIResponse } from './read-response.ts';
 import { createOpenAIStreamWriter, renderOpenAIError, renderOpenAIMessage } from './render-response.ts';
 
-export const openaiIngress: IngressCodec = {
+export const openaiCodec: DialectCodec<OpenAIBuildOptions> = {
   dialect: 'openai',
+  framing: 'sse',
   parseRequest: parseOpenAIRequest,
   renderMessage: (message) => renderOpenAIMessage(message),
   createStreamWriter: (_request, body) => createOpenAIStreamWriter(body),
   renderError: renderOpenAIError,
+  buildRequest: buildOpenAIRequest,
+  parseMessage: parseOpenAIResponse,
+  createStreamReader: createOpenAIStreamReader,
 };

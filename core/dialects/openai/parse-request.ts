@@ -4,7 +4,8 @@
  * `tool` messages become tool results in a user turn (consecutive ones share that turn), and
  * `reasoning_content` on assistant turns (DeepSeek's echo) becomes a reasoning part.
  */
-import type { CanonicalRequest, ImagePart, Message, Part, TextPart, ToolChoice, ToolDefinition } from '../../canonical.ts';
+import type { CanonicalRequest, ImagePart, Message, Part, TextPart, ToolCallPart, ToolChoice, ToolDefinition } from '../../canonical.ts';
+import { fromClientToolId } from '../carry.ts';
 import { parseToolArguments } from '../../canonical-stream.ts';
 import { array, extrasOf, invalid, isObject, object, optionalBoolean, optionalNumber, optionalString, parseDataUrl, string, type Json } from '../shape.ts';
 
@@ -35,7 +36,7 @@ export function parseOpenAIRequest(body: Json): CanonicalRequest {
     else if (role === 'tool' || role === 'function') {
       const result: Part = {
         type: 'tool_result',
-        toolCallId: role === 'tool' ? string(m.tool_call_id, `${path}.tool_call_id`) : string(m.name, `${path}.name`),
+        toolCallId: role === 'tool' ? fromClientToolId(string(m.tool_call_id, `${path}.tool_call_id`)).id : string(m.name, `${path}.name`),
         content: toolResultContent(m.content, `${path}.content`),
       };
       const last = messages[messages.length - 1];
@@ -112,7 +113,10 @@ function assistantParts(m: Json, path: string): Part[] {
       const call = object(c, `${path}.tool_calls[${i}]`);
       const fn = object(call.function, `${path}.tool_calls[${i}].function`);
       const args = typeof fn.arguments === 'string' ? fn.arguments : JSON.stringify(fn.arguments ?? {});
-      parts.push({ type: 'tool_call', id: string(call.id, `${path}.tool_calls[${i}].id`), name: string(fn.name, `${path}.tool_calls[${i}].function.name`), input: parseToolArguments(args) });
+      const carried = fromClientToolId(string(call.id, `${path}.tool_calls[${i}].id`));
+      const part: ToolCallPart = { type: 'tool_call', id: carried.id, name: string(fn.name, `${path}.tool_calls[${i}].function.name`), input: parseToolArguments(args) };
+      if (carried.signature) Object.assign(part, { signature: carried.signature, origin: carried.origin });
+      parts.push(part);
     });
   }
   return parts;

@@ -7,14 +7,26 @@
 import type { CanonicalResponse, Part, StopReason, StreamEvent, Usage } from '../../canonical.ts';
 import { parseToolArguments } from '../../canonical-stream.ts';
 import { isObject, type Json } from '../shape.ts';
+import { splitThinkTags, ThinkTagSplitter, type Piece } from './think-tags.ts';
 
-export function parseOpenAIResponse(body: Json): CanonicalResponse {
+export interface OpenAIReadOptions {
+  /** Split a leading `<think>…</think>` out of the content (see think-tags.ts). Default true. */
+  thinkTags?: boolean;
+}
+
+export function parseOpenAIResponse(body: Json, options: OpenAIReadOptions = {}): CanonicalResponse {
   const choice = Array.isArray(body.choices) && isObject(body.choices[0]) ? body.choices[0] : {};
   const message = isObject(choice.message) ? choice.message : {};
   const content: Part[] = [];
-  const reasoning = reasoningOf(message);
+  let reasoning = reasoningOf(message);
+  let text = typeof message.content === 'string' ? message.content : '';
+  if (options.thinkTags !== false && !reasoning && text) {
+    const split = splitThinkTags(text);
+    reasoning = split.reasoning;
+    text = split.text;
+  }
   if (reasoning) content.push({ type: 'reasoning', text: reasoning, origin: 'openai' });
-  if (typeof message.content === 'string' && message.content !== '') content.push({ type: 'text', text: message.content });
+  if (text !== '') content.push({ type: 'text', text });
   if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
   if (Array.isArray(message.tool_calls)) {
     message.tool_calls.forEach((call, i) => {
@@ -85,7 +97,8 @@ export interface OpenAIStreamReader {
   end(): StreamEvent[];
 }
 
-export function createOpenAIStreamReader(): OpenAIStreamReader {
+export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenAIStreamReader {
+  const splitter = options.thinkTags === false ? undefined : new ThinkTagSplitter();
   let started = false;
   let done = false;
   let stopReason: StopReason | undefined;
@@ -104,11 +117,18 @@ export function createOpenAIStreamReader(): OpenAIStreamReader {
     if (current?.kind === kind) return current.index;
     closeCurrent(out);
     current = { kind, index: nextIndex++ };
-    out.push({ type: 'part_start', index: current.index, part: { type: kind } });
+    out.push({ type: 'part_start', index: current.index, part: kind === 'reasoning' ? { type: 'reasoning', origin: 'openai' } : { type: 'text' } });
     return current.index;
+  };
+  const emit = (pieces: Piece[], out: StreamEvent[]) => {
+    for (const piece of pieces) {
+      if (piece.kind === 'reasoning') out.push({ type: 'reasoning_delta', index: ensure('reasoning', out), text: piece.text });
+      else out.push({ type: 'text_delta', index: ensure('text', out), text: piece.text });
+    }
   };
   const finish = (out: StreamEvent[]) => {
     if (done) return;
+    if (splitter) emit(splitter.end(), out);
     done = true;
     closeCurrent(out);
     for (const index of openTools) out.push({ type: 'part_stop', index });
@@ -147,7 +167,7 @@ export function createOpenAIStreamReader(): OpenAIStreamReader {
       const delta = isObject(choice.delta) ? choice.delta : {};
       const reasoning = reasoningOf(delta);
       if (reasoning) out.push({ type: 'reasoning_delta', index: ensure('reasoning', out), text: reasoning });
-      if (typeof delta.content === 'string' && delta.content !== '') out.push({ type: 'text_delta', index: ensure('text', out), text: delta.content });
+      if (typeof delta.content === 'string' && delta.content !== '') emit(splitter ? splitter.push(delta.content) : [{ kind: 'text', text: delta.content }], out);
       if (typeof delta.refusal === 'string' && delta.refusal !== '') {
         stopReason = 'refusal';
         out.push({ type: 'text_delta', index: ensure('text', out), text: delta.refusal });
@@ -159,6 +179,7 @@ export function createOpenAIStreamReader(): OpenAIStreamReader {
           const fn = isObject(call.function) ? call.function : {};
           let index = tools.get(key);
           if (index === undefined) {
+            if (splitter) emit(splitter.flush(), out);
             closeCurrent(out);
             index = nextIndex++;
             tools.set(key, index);

@@ -6,7 +6,8 @@
 import type { CanonicalResponse, StopReason, StreamEvent, Usage } from '../../canonical.ts';
 import { publicMessage, type ErrorKind, type RouterError } from '../../errors.ts';
 import { encodeSse } from '../../sse.ts';
-import type { StreamWriter } from '../ingress.ts';
+import type { StreamWriter } from '../codec.ts';
+import { toClientToolId } from '../carry.ts';
 import { isObject, type Json } from '../shape.ts';
 
 export function renderOpenAIMessage(message: CanonicalResponse): Json {
@@ -17,7 +18,7 @@ export function renderOpenAIMessage(message: CanonicalResponse): Json {
     if (part.type === 'text') text = (text ?? '') + part.text;
     else if (part.type === 'reasoning' && part.text) reasoning = (reasoning ?? '') + part.text;
     else if (part.type === 'tool_call') {
-      toolCalls.push({ id: part.id, type: 'function', function: { name: part.name, arguments: JSON.stringify(part.input ?? {}) } });
+      toolCalls.push({ id: toClientToolId(part.id, part.signature, part.origin), type: 'function', function: { name: part.name, arguments: JSON.stringify(part.input ?? {}) } });
     }
   }
   const reply: Json = { role: 'assistant', content: text };
@@ -104,7 +105,7 @@ export function createOpenAIStreamWriter(body: Json): StreamWriter {
         case 'part_start':
           if (event.part.type !== 'tool_call') return ensureStarted();
           toolIndexes.set(event.index, toolIndexes.size);
-          return ensureStarted() + chunk({ tool_calls: [{ index: toolIndexes.size - 1, id: event.part.id, type: 'function', function: { name: event.part.name, arguments: '' } }] });
+          return ensureStarted() + chunk({ tool_calls: [{ index: toolIndexes.size - 1, id: toClientToolId(event.part.id, event.part.signature, event.part.origin), type: 'function', function: { name: event.part.name, arguments: '' } }] });
         case 'text_delta':
           return ensureStarted() + chunk({ content: event.text });
         case 'reasoning_delta':

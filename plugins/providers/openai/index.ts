@@ -1,50 +1,56 @@
 /**
  * provider.openai: OpenAI Chat Completions and every server that speaks it (DeepSeek, OpenRouter,
- * Groq, xAI, Mistral, Together, vLLM, LM Studio, llama.cpp, Ollama's /v1 ...). Requests from any
- * client dialect are translated to `POST {base_url}/chat/completions`; answers come back as
- * canonical events. Connections are pooled and kept alive per origin.
+ * Groq, xAI, Mistral, Together, vLLM, LM Studio, llama.cpp, Ollama's /v1 ...). An OpenAI client is
+ * passed through (its body goes upstream with only `model` changed, the answer's bytes come back
+ * untouched); other clients are translated. Per-vendor differences are a preset (`vendor`) whose
+ * fields can each be overridden. Connections are pooled and kept alive per origin.
  *
  *   providers:
  *     deepseek:
  *       use: openai
+ *       vendor: deepseek
  *       base_url: https://api.deepseek.com/v1
  *       api_key: ${DEEPSEEK_API_KEY}
  *       models: [deepseek-chat, deepseek-reasoner]
  */
 import {
-  beginStream,
-  buildOpenAIRequest,
-  createOpenAIStreamReader,
+  callProvider,
+  connectionOptionsSchema,
   definePlugin,
   kernelVersion,
-  parseDuration,
-  parseOpenAIResponse,
-  readJson,
-  readSse,
-  upstreamClient,
-  upstreamNetworkError,
+  openaiCodec,
+  openaiFlavorFor,
+  openaiVendors,
+  passthrough,
+  replaceTopLevelString,
+  upstreamFromOptions,
+  type ConnectionOptions,
+  type OpenAIFlavor,
+  type OpenAIVendor,
   type ProviderInstance,
-  type StreamEvent,
-  type UpstreamResponse,
+  type UpstreamClient,
 } from 'router-kernel';
 
-interface OpenAIOptions {
+interface OpenAIOptions extends ConnectionOptions {
   base_url: string;
   api_key?: string;
   keys?: string[];
-  headers: Record<string, string>;
-  max_tokens_field: 'max_tokens' | 'max_completion_tokens';
-  stream_usage: boolean;
-  connections: number;
-  timeouts: { connect: number | string; headers: number | string; body: number | string };
+  vendor: OpenAIVendor;
+  passthrough: boolean;
+  max_tokens_field?: OpenAIFlavor['maxTokensField'];
+  stream_usage?: boolean;
+  reasoning_echo?: OpenAIFlavor['reasoningEcho'];
+  reasoning_field?: OpenAIFlavor['reasoningField'];
+  reasoning_param?: OpenAIFlavor['reasoningParam'];
+  cache_control?: boolean;
+  tool_ids?: OpenAIFlavor['toolIds'];
+  think_tags?: boolean;
 }
-
-const duration = { type: ['integer', 'string'], format: 'duration' };
 
 export default definePlugin<OpenAIOptions, ProviderInstance>({
   id: 'provider.openai',
   kind: 'provider',
-  version: '1.0.0',
+  version: '1.1.0',
   description: 'OpenAI Chat Completions and OpenAI-compatible servers.',
   schema: {
     type: 'object',
@@ -54,66 +60,54 @@ export default definePlugin<OpenAIOptions, ProviderInstance>({
       base_url: { type: 'string', pattern: '^https?://' },
       api_key: { type: 'string' },
       keys: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
-      headers: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
-      max_tokens_field: { enum: ['max_tokens', 'max_completion_tokens'], default: 'max_tokens' },
-      stream_usage: { type: 'boolean', default: true },
-      connections: { type: 'integer', minimum: 1, default: 64 },
-      timeouts: {
-        type: 'object',
-        additionalProperties: false,
-        default: {},
-        properties: {
-          connect: { ...duration, default: '10s' },
-          headers: { ...duration, default: '10m' },
-          body: { ...duration, default: '5m' },
-        },
-      },
+      vendor: { enum: [...openaiVendors], default: 'generic' },
+      passthrough: { type: 'boolean', default: true },
+      // The flavor fields have no defaults here: an unset field takes the vendor's value.
+      max_tokens_field: { enum: ['max_tokens', 'max_completion_tokens'] },
+      stream_usage: { type: 'boolean' },
+      reasoning_echo: { enum: ['none', 'tool_turns', 'all'] },
+      reasoning_field: { enum: ['reasoning_content', 'reasoning'] },
+      reasoning_param: { enum: ['none', 'reasoning_effort', 'openrouter', 'deepseek'] },
+      cache_control: { type: 'boolean' },
+      tool_ids: { enum: ['any', 'alnum9'] },
+      think_tags: { type: 'boolean' },
+      ...connectionOptionsSchema,
     },
   },
   create(options, scope) {
     const keys = options.keys ?? (options.api_key ? [options.api_key] : []);
-    const flavor = { maxTokensField: options.max_tokens_field, streamUsage: options.stream_usage };
-    let http: ReturnType<typeof upstreamClient> | undefined;
+    const overrides: Partial<OpenAIFlavor> = {};
+    if (options.max_tokens_field !== undefined) overrides.maxTokensField = options.max_tokens_field;
+    if (options.stream_usage !== undefined) overrides.streamUsage = options.stream_usage;
+    if (options.reasoning_echo !== undefined) overrides.reasoningEcho = options.reasoning_echo;
+    if (options.reasoning_field !== undefined) overrides.reasoningField = options.reasoning_field;
+    if (options.reasoning_param !== undefined) overrides.reasoningParam = options.reasoning_param;
+    if (options.cache_control !== undefined) overrides.cacheControl = options.cache_control;
+    if (options.tool_ids !== undefined) overrides.toolIds = options.tool_ids;
+    if (options.think_tags !== undefined) overrides.thinkTags = options.think_tags;
+    const flavor = openaiFlavorFor(options.vendor, overrides);
+    const readOptions = { thinkTags: flavor.thinkTags };
+    let http: UpstreamClient;
 
     return {
       provision() {
-        http = upstreamClient(scope, {
-          baseUrl: options.base_url,
-          connections: options.connections,
-          connectTimeout: parseDuration(options.timeouts.connect),
-          headersTimeout: parseDuration(options.timeouts.headers),
-          bodyTimeout: parseDuration(options.timeouts.body),
-          secrets: keys,
-        });
+        http = upstreamFromOptions(scope, options.base_url, options, keys);
       },
 
-      async invoke(ctx, call) {
-        const request = ctx.request;
-        const body = buildOpenAIRequest(request, { model: call.model, flavor, source: ctx.dialect, dropped: (f) => ctx.dropped(f) });
+      invoke(ctx, call) {
         const headers: Record<string, string> = {
-          'content-type': 'application/json',
-          accept: request.stream ? 'text/event-stream' : 'application/json',
+          accept: ctx.request.stream ? 'text/event-stream' : 'application/json',
           'user-agent': `router-kernel/${kernelVersion}`,
           ...options.headers,
         };
         if (keys.length > 0) headers.authorization = `Bearer ${keys[0]}`;
-        const res = await http!.request({ path: '/chat/completions', headers, body: JSON.stringify(body), signal: ctx.signal });
-        // Some servers ignore `stream: true` and answer with one JSON body; accept that too.
-        if (!request.stream || !/event-stream/i.test(res.headers['content-type'] ?? '')) {
-          return { kind: 'message', message: parseOpenAIResponse(await readJson(scope.name, res, ctx.signal)) };
+        if (ctx.dialect === 'openai' && options.passthrough && !ctx.rawStale) {
+          const body = ctx.raw.json.model === call.model ? ctx.raw.body : replaceTopLevelString(ctx.raw.body, 'model', call.model);
+          if (body) return passthrough({ http, provider: scope.name, path: '/chat/completions', headers, body, dialect: 'openai', signal: ctx.signal });
         }
-        return { kind: 'stream', events: await beginStream(scope.name, translate(res, scope.name, ctx.signal)) };
+        const body = openaiCodec.buildRequest(ctx.request, { model: call.model, flavor, source: ctx.dialect, dropped: (f) => ctx.dropped(f) });
+        return callProvider({ codec: openaiCodec, http, provider: scope.name, path: '/chat/completions', headers, body, stream: ctx.request.stream, signal: ctx.signal, readOptions });
       },
     };
   },
 });
-
-async function* translate(res: UpstreamResponse, provider: string, signal: AbortSignal): AsyncGenerator<StreamEvent> {
-  const reader = createOpenAIStreamReader();
-  try {
-    for await (const event of readSse(res.body)) yield* reader.push(event.data);
-  } catch (err) {
-    throw upstreamNetworkError(provider, err, signal);
-  }
-  yield* reader.end();
-}

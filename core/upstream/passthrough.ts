@@ -1,0 +1,169 @@
+/**
+ * Passthrough: the client and the provider speak the same dialect, so the client's body goes
+ * upstream with only the routed fields changed and the upstream's bytes come back untouched. This
+ * is the fastest path and the only lossless one (cache_control, thinking signatures and beta fields
+ * survive by construction).
+ *
+ * Usage is read from the bytes as they pass: only the SSE events that carry it are parsed
+ * (Anthropic's message_start / message_delta; OpenAI chunks containing a usage object). Before the
+ * answer is handed over, the stream is read up to its first content event, so an upstream that
+ * fails right away (an `overloaded_error` after message_start) is still an ordinary, retryable error.
+ */
+import type { Dialect, StreamEvent, Usage } from '../canonical.ts';
+import { streamErrorToRouterError } from '../canonical-stream.ts';
+import type { PassthroughResponse } from '../contract.ts';
+import { usageOf as anthropicUsage } from '../dialects/anthropic/read-response.ts';
+import { createAnthropicStreamReader } from '../dialects/anthropic/read-response.ts';
+import { usageOf as openaiUsage } from '../dialects/openai/read-response.ts';
+import { SseReader, type SseEvent } from '../sse.ts';
+import type { UpstreamClient } from './http-client.ts';
+import { scrubSecrets, upstreamNetworkError, upstreamStreamError } from './upstream-error.ts';
+
+export interface PassthroughSpec {
+  http: UpstreamClient;
+  provider: string;
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** The shared dialect of client and provider. */
+  dialect: Extract<Dialect, 'anthropic' | 'openai'>;
+  signal: AbortSignal;
+}
+
+/** Response headers worth handing to the client; everything else stays upstream. */
+const forwardedHeaders = ['content-type', 'cache-control'];
+
+export async function passthrough(spec: PassthroughSpec): Promise<PassthroughResponse> {
+  const res = await spec.http.request({ path: spec.path, headers: { 'content-type': 'application/json', ...spec.headers }, body: spec.body, signal: spec.signal });
+  const headers: Record<string, string> = {};
+  for (const name of forwardedHeaders) if (res.headers[name]) headers[name] = res.headers[name];
+  const upstreamId = res.headers['request-id'] ?? res.headers['x-request-id'];
+  if (upstreamId) headers['x-upstream-request-id'] = upstreamId;
+
+  if (!/event-stream/i.test(res.headers['content-type'] ?? '')) {
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.from(await res.body.arrayBuffer());
+    } catch (err) {
+      throw upstreamNetworkError(spec.provider, err, spec.signal);
+    }
+    return { kind: 'passthrough', status: res.status, headers, body: [bytes], usage: Promise.resolve(usageOfJson(spec.dialect, bytes)) };
+  }
+
+  const scanner = usageScanner(spec.dialect);
+  const reader = new SseReader();
+  const iterator = (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const held: Buffer[] = [];
+  // Read until the first content event (or an error, which is thrown before anything was sent).
+  for (let begun = false; !begun; ) {
+    let step: IteratorResult<Buffer>;
+    try {
+      step = await iterator.next();
+    } catch (err) {
+      throw upstreamNetworkError(spec.provider, err, spec.signal);
+    }
+    if (step.done) break;
+    held.push(step.value);
+    for (const event of reader.push(step.value)) {
+      const seen = scanSafely(scanner, event);
+      if (seen.error) {
+        await iterator.return?.();
+        throw streamErrorToRouterError(spec.provider, upstreamStreamError(seen.error, spec.http.secrets));
+      }
+      if (seen.content) begun = true;
+    }
+  }
+
+  let settle: (usage: Usage | undefined) => void = () => {};
+  const usage = new Promise<Usage | undefined>((resolve) => (settle = resolve));
+  async function* body(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* held;
+      for (;;) {
+        const step = await iterator.next();
+        if (step.done) break;
+        for (const event of reader.push(step.value)) scanSafely(scanner, event);
+        // An upstream error may quote the router's own key; that never reaches the client.
+        yield scrubBytes(step.value, spec.http.secrets);
+      }
+    } finally {
+      settle(scanner.usage());
+      await iterator.return?.();
+    }
+  }
+  return { kind: 'passthrough', status: res.status, headers, body: body(), usage };
+}
+
+interface Seen {
+  content?: boolean;
+  error?: Extract<StreamEvent, { type: 'error' }>['error'];
+}
+
+interface UsageScanner {
+  push(event: SseEvent): Seen;
+  usage(): Usage | undefined;
+}
+
+/** A malformed event is the client's to see; it must not stop the bytes from flowing. */
+function scanSafely(scanner: UsageScanner, event: SseEvent): Seen {
+  try {
+    return scanner.push(event);
+  } catch {
+    return { content: true };
+  }
+}
+
+function usageScanner(dialect: 'anthropic' | 'openai'): UsageScanner {
+  let usage: Usage | undefined;
+  if (dialect === 'anthropic') {
+    // The canonical reader understands error events; only usage-bearing ones are parsed otherwise.
+    const errors = createAnthropicStreamReader();
+    return {
+      push(event) {
+        const name = event.event;
+        if (name === 'message_start') {
+          const message = (JSON.parse(event.data) as { message?: { usage?: unknown } }).message;
+          usage = anthropicUsage(message?.usage, { inputTokens: 0, outputTokens: 0 });
+          return {};
+        }
+        if (name === 'message_delta') {
+          usage = anthropicUsage((JSON.parse(event.data) as { usage?: unknown }).usage, usage ?? { inputTokens: 0, outputTokens: 0 });
+          return { content: true };
+        }
+        if (name === 'error') {
+          const failure = errors.push(event.data).find((e) => e.type === 'error');
+          return failure?.type === 'error' ? { error: failure.error } : {};
+        }
+        return name === 'ping' ? {} : { content: true };
+      },
+      usage: () => usage,
+    };
+  }
+  return {
+    push(event) {
+      const data = event.data;
+      if (data === '[DONE]') return { content: true };
+      if (data.includes('"usage":{')) usage = openaiUsage((JSON.parse(data) as { usage?: unknown }).usage);
+      if (data.startsWith('{"error"') || data.includes('"error":{')) {
+        const parsed = JSON.parse(data) as { error?: { message?: string; code?: unknown } };
+        if (parsed.error) return { error: { kind: 'api_error', message: String(parsed.error.message ?? 'upstream error'), ...(typeof parsed.error.code === 'number' ? { status: parsed.error.code } : {}) } };
+      }
+      return { content: true };
+    },
+    usage: () => usage,
+  };
+}
+
+function scrubBytes(chunk: Buffer, secrets: readonly string[]): Buffer {
+  if (!secrets.some((s) => s.length >= 8 && chunk.includes(s.slice(-8)))) return chunk;
+  return Buffer.from(scrubSecrets(chunk.toString('utf8'), secrets), 'utf8');
+}
+
+function usageOfJson(dialect: 'anthropic' | 'openai', bytes: Buffer): Usage | undefined {
+  try {
+    const body = JSON.parse(bytes.toString('utf8')) as { usage?: unknown };
+    return dialect === 'anthropic' ? anthropicUsage(body.usage, { inputTokens: 0, outputTokens: 0 }) : openaiUsage(body.usage);
+  } catch {
+    return undefined;
+  }
+}
