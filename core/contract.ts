@@ -18,6 +18,7 @@
  * and options did not change is carried over as is (its pools and counters stay warm), others are
  * created fresh and may adopt their predecessor's state through `scope.inherited`.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CanonicalRequest, CanonicalResponse, Dialect, StreamEvent, Usage } from './canonical.ts';
 
@@ -152,7 +153,27 @@ export interface PluginScope {
   shared<T>(key: string, create: () => T, dispose: (value: T) => void | Promise<void>): T;
 }
 
+/**
+ * An HTTP endpoint a plugin serves beside the model API (metrics, dashboards, admin actions).
+ * Matched by exact method and path after the kernel's own endpoints; read once per generation.
+ */
+export interface PluginRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Exact path, e.g. `/metrics`. */
+  path: string;
+  /**
+   * Who may call it: anyone (`public`), a holder of one of `server.auth.keys` (`client`: open when
+   * no keys are set), or the holder of `server.admin_key` (`admin`, the default; refused when no
+   * admin key is set).
+   */
+  access?: 'public' | 'client' | 'admin';
+  /** Answer the request. A thrown error is answered in the OpenAI error shape with a request id. */
+  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+}
+
 interface InstanceHooks {
+  /** Endpoints this instance serves; see PluginRoute. */
+  routes?: PluginRoute[];
   /** Acquire resources (sockets, timers, workers). Throwing rejects the whole new generation. */
   provision?(): void | Promise<void>;
   /** Check the finished configuration (routes name real providers, ...). Throwing rejects it. */

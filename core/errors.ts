@@ -35,6 +35,7 @@ export const errorCatalog = {
   RK_UNSUPPORTED_MEDIA_TYPE: { status: 415, kind: 'invalid_request', expose: true, message: 'Request body must be JSON (content-type: application/json), got {contentType}' },
   RK_BODY_TOO_LARGE: { status: 413, kind: 'request_too_large', expose: true, message: 'Request body exceeds the limit of {limit} bytes' },
   RK_UNAUTHORIZED: { status: 401, kind: 'authentication', expose: true, message: 'Missing or invalid API key for this router' },
+  RK_FORBIDDEN: { status: 403, kind: 'permission', expose: true, message: '{reason}' },
   RK_NOT_FOUND: { status: 404, kind: 'not_found', expose: true, message: 'No endpoint {method} {path}' },
   RK_METHOD_NOT_ALLOWED: { status: 405, kind: 'invalid_request', expose: true, message: 'Method {method} is not allowed on {path}' },
   RK_MODEL_NOT_FOUND: { status: 404, kind: 'not_found', expose: true, message: 'No provider serves model "{model}"{hint}' },

@@ -6,7 +6,7 @@
  * Order: resolve every plugin → check every plugin's options → create (reusing unchanged
  * instances) → provision new instances in YAML order → validate all → compose the chain.
  */
-import type { Logger, ModelEntry, PluginDefinition, PluginScope, ProviderInstance } from '../contract.ts';
+import type { Logger, ModelEntry, PluginDefinition, PluginRoute, PluginScope, ProviderInstance } from '../contract.ts';
 import { compose, type ChainLink } from '../compose.ts';
 import { compileSchema, describeErrors } from '../config/ajv.ts';
 import { ConfigError, type ConfigIssue } from '../config/config-error.ts';
@@ -17,6 +17,9 @@ import { cleanupSlots, Generation, serverSettings, type ProviderSlot, type Slot 
 import { PluginResolveError, resolvePlugin } from '../plugins/resolve.ts';
 import type { SharedResources } from './shared-resources.ts';
 import { createTerminal } from './terminal.ts';
+
+/** Paths the kernel answers itself; plugins cannot take them over. */
+const kernelPaths = new Set(['/', '/health', '/v1/messages', '/v1/messages/count_tokens', '/v1/chat/completions', '/v1/models']);
 
 export interface CompileEnv {
   id: number;
@@ -143,9 +146,24 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
       links.push({ name: slot.name, handle: slot.instance.handle.bind(slot.instance), reentrant: slot.definition.reentrant === true });
     }
   }
+  const routes = new Map<string, { route: PluginRoute; plugin: string }>();
+  const clashes: ConfigIssue[] = [];
+  for (const [i, slot] of slots.entries()) {
+    for (const route of slot.instance.routes ?? []) {
+      const key = `${route.method} ${route.path}`;
+      const taken = routes.get(key) ?? (kernelPaths.has(route.path) ? { plugin: 'the kernel' } : undefined);
+      if (taken) clashes.push(loaded.issue(specs[i].path, `plugin "${slot.definition.id}" serves ${key}, which ${taken.plugin} already serves`));
+      else routes.set(key, { route, plugin: slot.name });
+    }
+  }
+  if (clashes.length > 0) {
+    for (const slot of slots) if (!fresh.includes(slot)) slot.holders--;
+    await cleanupSlots(fresh, env.shared, env.log);
+    throw new ConfigError(clashes);
+  }
   const chain = compose(links, createTerminal(providers, catalog));
   const files = [...new Set(specs.flatMap((s) => s.files))];
-  return new Generation(env.id, loaded, serverSettings(loaded), slots, providers, catalog, chain, files);
+  return new Generation(env.id, loaded, serverSettings(loaded), slots, providers, catalog, chain, files, routes);
 }
 
 /**

@@ -4,7 +4,7 @@
  * pinned to it. When replaced it drains (in-flight requests, long streams included, finish on it,
  * up to a deadline) and then cleans up its own slots in reverse order.
  */
-import type { Logger, PluginDefinition, PluginInstance, PluginScope, ProviderCatalog, ProviderInstance } from '../contract.ts';
+import type { Logger, PluginDefinition, PluginInstance, PluginRoute, PluginScope, ProviderCatalog, ProviderInstance } from '../contract.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { parseBytes, parseDuration } from '../config/units.ts';
 import type { Terminal } from '../compose.ts';
@@ -77,6 +77,8 @@ export class Generation {
     readonly chain: Terminal,
     /** Local plugin files to watch, besides router.yaml. */
     readonly files: string[],
+    /** Plugin endpoints by `METHOD path`, with the name of the plugin serving each. */
+    readonly routes: Map<string, { route: PluginRoute; plugin: string }> = new Map(),
   ) {}
 
   enter(controller: AbortController): void {

@@ -26,6 +26,7 @@ import { kernelVersion } from '../version.ts';
 import { authorize } from './auth.ts';
 import { writeJson } from './deliver.ts';
 import { runModelCall, type Outcome } from './model-call.ts';
+import { methodsFor, servePluginRoute } from './plugin-routes.ts';
 import { readBody } from './read-body.ts';
 import { failureOf, sendError } from './respond.ts';
 
@@ -105,7 +106,16 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
       return { status: 200 };
     }
     const expected = endpoints[path];
-    if (!expected) throw routerError('RK_NOT_FOUND', { method, path });
+    if (!expected) {
+      const plugin = generation.routes.get(`${method} ${path}`);
+      if (plugin) {
+        await servePluginRoute(generation, plugin, req, res);
+        return { status: res.statusCode };
+      }
+      const allow = methodsFor(generation, path);
+      if (allow.length > 0) throw routerError('RK_METHOD_NOT_ALLOWED', { method, path, allow: allow.join(', ') });
+      throw routerError('RK_NOT_FOUND', { method, path });
+    }
     if (method !== expected) throw routerError('RK_METHOD_NOT_ALLOWED', { method, path, allow: expected });
     authorize(req.headers, generation.settings.authKeys);
     if (path === '/v1/models') {

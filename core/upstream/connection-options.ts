@@ -5,6 +5,7 @@
  *   schema: { type: 'object', properties: { base_url: {...}, ...connectionOptionsSchema } }
  *   provision() { http = upstreamFromOptions(scope, options.base_url, options, keys); }
  */
+import { resolve } from 'node:path';
 import type { PluginScope } from '../contract.ts';
 import { parseDuration } from '../config/units.ts';
 import { upstreamClient, type UpstreamClient } from './http-client.ts';
@@ -15,6 +16,10 @@ export interface ConnectionOptions {
   headers: Record<string, string>;
   connections: number;
   timeouts: { connect: number | string; headers: number | string; body: number | string };
+  http2: boolean;
+  dns_cache: boolean;
+  proxy?: string | false;
+  tls: { ca_file?: string; insecure: boolean };
 }
 
 export const connectionOptionsSchema = {
@@ -30,6 +35,21 @@ export const connectionOptionsSchema = {
       body: { ...duration, default: '5m' },
     },
   },
+  http2: { type: 'boolean', default: false },
+  dns_cache: { type: 'boolean', default: true },
+  // Typed as boolean-or-string rather than anyOf, so ajv's type coercion cannot turn false into "false".
+  proxy: {
+    type: ['boolean', 'string'],
+    pattern: '^https?://',
+    not: { const: true },
+    errorMessage: 'must be a proxy URL (http://host:port) or false; leave it out to follow HTTPS_PROXY / HTTP_PROXY / NO_PROXY',
+  },
+  tls: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: { ca_file: { type: 'string', minLength: 1 }, insecure: { type: 'boolean', default: false } },
+  },
 } as const;
 
 export function upstreamFromOptions(scope: PluginScope, baseUrl: string, options: ConnectionOptions, secrets: readonly string[]): UpstreamClient {
@@ -39,6 +59,11 @@ export function upstreamFromOptions(scope: PluginScope, baseUrl: string, options
     connectTimeout: parseDuration(options.timeouts.connect),
     headersTimeout: parseDuration(options.timeouts.headers),
     bodyTimeout: parseDuration(options.timeouts.body),
+    http2: options.http2,
+    dnsCache: options.dns_cache,
+    proxy: options.proxy ?? 'env',
+    ...(options.tls.ca_file ? { caFile: resolve(scope.configDir, options.tls.ca_file) } : {}),
+    insecure: options.tls.insecure,
     secrets,
   });
 }

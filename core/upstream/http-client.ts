@@ -1,14 +1,15 @@
 /**
- * The HTTP client providers use to reach their upstream: one undici Pool per origin and settings,
- * kept alive and shared across reloads through `scope.shared`, so a reload never drops warm
- * connections. Failures come back as catalog errors.
+ * The HTTP client providers use to reach their upstream: one dispatcher (keep-alive pools per
+ * origin, see dispatcher.ts) per set of connection settings, shared across reloads through
+ * `scope.shared`, so a reload never drops warm connections. Failures come back as catalog errors.
  *
  *   const http = upstreamClient(scope, { baseUrl: 'https://api.deepseek.com/v1' });
  *   const res = await http.request({ path: '/chat/completions', headers, body, signal: ctx.signal });
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { PluginScope } from '../contract.ts';
 import { routerError } from '../errors.ts';
+import { createDispatcher, type DispatcherSettings } from './dispatcher.ts';
 import { upstreamHttpError, upstreamNetworkError } from './upstream-error.ts';
 
 export interface UpstreamClientOptions {
@@ -23,6 +24,16 @@ export interface UpstreamClientOptions {
   /** Longest silence allowed between two body chunks. */
   bodyTimeout?: number;
   keepAliveTimeout?: number;
+  /** Offer HTTP/2 (over TLS, negotiated by ALPN). */
+  http2?: boolean;
+  /** Cache DNS lookups (default true). */
+  dnsCache?: boolean;
+  /** A proxy URL, false for none, or 'env' (default) to follow HTTPS_PROXY / HTTP_PROXY / NO_PROXY. */
+  proxy?: string | false | 'env';
+  /** PEM file of a CA to trust (self-hosted upstreams with their own certificates). */
+  caFile?: string;
+  /** Skip certificate verification (for tests and trusted networks only). */
+  insecure?: boolean;
   /** Values to scrub from upstream error messages (the provider's own keys). */
   secrets?: readonly string[];
 }
@@ -54,27 +65,19 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
   const url = new URL(options.baseUrl);
   const basePath = url.pathname.replace(/\/+$/, '');
   const provider = options.provider ?? scope.name;
-  const settings = {
+  const settings: DispatcherSettings = {
     connections: options.connections ?? 64,
     connectTimeout: options.connectTimeout ?? 10_000,
     headersTimeout: options.headersTimeout ?? 600_000,
     bodyTimeout: options.bodyTimeout ?? 300_000,
     keepAliveTimeout: options.keepAliveTimeout ?? 60_000,
+    http2: options.http2 ?? false,
+    dnsCache: options.dnsCache ?? true,
+    proxy: options.proxy ?? 'env',
+    insecure: options.insecure ?? false,
+    ...(options.caFile ? { caFile: options.caFile } : {}),
   };
-  const key = `undici-pool:${url.origin}:${JSON.stringify(settings)}`;
-  const pool = scope.shared(
-    key,
-    () =>
-      new Pool(url.origin, {
-        connections: settings.connections,
-        connect: { timeout: settings.connectTimeout },
-        headersTimeout: settings.headersTimeout,
-        bodyTimeout: settings.bodyTimeout,
-        keepAliveTimeout: settings.keepAliveTimeout,
-        keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
-      }),
-    (p) => p.close(),
-  );
+  const dispatcher = scope.shared(`undici:${JSON.stringify(settings)}`, () => createDispatcher(settings), (d) => d.close());
 
   return {
     origin: url.origin,
@@ -82,7 +85,7 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
     async request(req: UpstreamRequest): Promise<UpstreamResponse> {
       let res: Dispatcher.ResponseData;
       try {
-        res = await pool.request({ path: basePath + req.path, method: req.method ?? 'POST', headers: req.headers, body: req.body, signal: req.signal });
+        res = await dispatcher.request({ origin: url.origin, path: basePath + req.path, method: req.method ?? 'POST', headers: req.headers, body: req.body, signal: req.signal });
       } catch (err) {
         throw upstreamNetworkError(provider, err, req.signal);
       }

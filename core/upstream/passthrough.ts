@@ -66,6 +66,8 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
     held.push(step.value);
     for (const event of reader.push(step.value)) {
       const seen = scanSafely(scanner, event);
+      // Once content is in the held bytes, a later error in the same chunk is the client's to see.
+      if (begun) continue;
       if (seen.error) {
         await iterator.return?.();
         throw streamErrorToRouterError(spec.provider, upstreamStreamError(seen.error, spec.http.secrets));
@@ -78,7 +80,7 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
   const usage = new Promise<Usage | undefined>((resolve) => (settle = resolve));
   async function* body(): AsyncGenerator<Uint8Array> {
     try {
-      yield* held;
+      for (const chunk of held) yield scrubBytes(chunk, spec.http.secrets);
       for (;;) {
         const step = await iterator.next();
         if (step.done) break;

@@ -13,7 +13,7 @@
  *   previous assistant turn) with `tool_name` looked up from the earlier call with that id, because
  *   Ollama pairs results with calls by name. Error results are prefixed `Error: `.
  * - Assistant tool calls become `tool_calls` with object arguments. Reasoning that Ollama produced
- *   (origin `ollama`) goes back as `thinking`; other reasoning is omitted (it is the client's view of
+ *   (origin `ollama`, or unsigned of unknown origin) goes back as `thinking`; other reasoning is omitted (it is the client's view of
  *   another model's thoughts), and reported as `thinking.signature` only when it carries another
  *   provider's signature, since that is the case where a client expected it to be verified.
  * - Tools become OpenAI-style function tools; provider-executed tools: `tool:<type>`. `tool_choice`
@@ -129,7 +129,9 @@ function appendMessage(out: Json[], message: Message, toolNames: Map<string, str
         out.push(toolMessage(part.content, part.isError === true, toolNames.get(part.toolCallId), options));
         break;
       case 'reasoning':
-        if (message.role === 'assistant' && part.origin === 'ollama') thinking += part.text;
+        // Ollama's own thinking, or reasoning of unknown origin with no signature (an OpenAI client's
+        // reasoning_content): plain text Ollama can take back.
+        if (message.role === 'assistant' && (part.origin === 'ollama' || (part.origin === undefined && !part.signature && part.redacted === undefined))) thinking += part.text;
         else if (part.signature || part.redacted !== undefined) options.dropped('thinking.signature');
         break;
       default:

@@ -98,7 +98,8 @@ function imagePart(value: unknown, path: string): ImagePart {
 function assistantParts(m: Json, path: string): Part[] {
   const parts: Part[] = [];
   const reasoning = typeof m.reasoning_content === 'string' ? m.reasoning_content : typeof m.reasoning === 'string' ? m.reasoning : undefined;
-  if (reasoning) parts.push({ type: 'reasoning', text: reasoning, origin: 'openai' });
+  // An OpenAI client cannot say which provider wrote its reasoning_content: no origin.
+  if (reasoning) parts.push({ type: 'reasoning', text: reasoning });
   if (typeof m.content === 'string') {
     if (m.content !== '') parts.push({ type: 'text', text: m.content });
   } else if (Array.isArray(m.content)) {
