@@ -19,6 +19,10 @@ export interface Expressible {
   multiText: boolean;
   midSystem: boolean;
   topK: boolean;
+  /** Turns must alternate between user and assistant (the dialect merges neighbours of one role). */
+  alternating?: boolean;
+  /** The dialect has a caller field (default true). */
+  user?: boolean;
 }
 
 const text = fc.string({ minLength: 1, maxLength: 40 });
@@ -90,10 +94,12 @@ export function canonicalRequest(x: Expressible): fc.Arbitrary<CanonicalRequest>
       topK: x.topK ? fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }) : fc.constant(undefined),
       stop: fc.option(fc.array(text, { minLength: 1, maxLength: 2 }), { nil: undefined }),
       stream: fc.boolean(),
-      user: fc.option(text, { nil: undefined }),
+      user: x.user === false ? fc.constant(undefined) : fc.option(text, { nil: undefined }),
     })
     .map((r) => {
-      const request: CanonicalRequest = { model: 'm', system: r.system, messages: [r.first, ...avoidAdjacentToolResults(r.rest, x)], tools: r.tools, maxTokens: r.maxTokens, stream: r.stream, extras: {} };
+      let messages = [r.first, ...avoidAdjacentToolResults(r.rest, x)];
+      if (x.alternating) messages = messages.filter((m, i) => i === 0 || m.role !== messages[i - 1].role);
+      const request: CanonicalRequest = { model: 'm', system: r.system, messages, tools: r.tools, maxTokens: r.maxTokens, stream: r.stream, extras: {} };
       if (r.temperature !== undefined) request.temperature = r.temperature;
       if (r.topP !== undefined) request.topP = r.topP;
       if (r.topK !== undefined) request.topK = r.topK;
