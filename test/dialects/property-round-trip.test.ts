@@ -5,16 +5,15 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import type { CanonicalRequest, CanonicalResponse, Message, StreamEvent } from '../../core/canonical.ts';
-import { collectEvents, messageToEvents } from '../../core/canonical-stream.ts';
+import type { CanonicalRequest, CanonicalResponse, Message } from '../../core/canonical.ts';
+import { messageToEvents } from '../../core/canonical-stream.ts';
 import type { DialectCodec } from '../../core/dialects/codec.ts';
 import { anthropicCodec } from '../../core/dialects/anthropic/index.ts';
 import { geminiCodec } from '../../core/dialects/gemini/index.ts';
 import { ollamaCodec } from '../../core/dialects/ollama/index.ts';
 import { openaiCodec } from '../../core/dialects/openai/index.ts';
-import { NdjsonReader } from '../../core/ndjson.ts';
-import { SseReader } from '../../core/sse.ts';
 import { canonicalAnswer, canonicalRequest } from '../helpers/arbitraries.ts';
+import { collect, readStream } from '../helpers/wire.ts';
 
 const runs = { numRuns: 300 };
 
@@ -31,20 +30,7 @@ async function throughStream(codec: DialectCodec<any>, answer: CanonicalResponse
   let wire = '';
   for (const event of messageToEvents(answer)) wire += writer.write(event);
   wire += writer.end?.() ?? '';
-  const reader = codec.createStreamReader();
-  const events: StreamEvent[] = [];
-  const bytes = Buffer.from(wire);
-  if (codec.framing === 'sse') {
-    const sse = new SseReader();
-    for (let i = 0; i < bytes.length; i += cut) for (const e of sse.push(bytes.subarray(i, i + cut))) events.push(...reader.push(e.data, e.event));
-    for (const e of sse.end()) events.push(...reader.push(e.data, e.event));
-  } else {
-    const lines = new NdjsonReader();
-    for (let i = 0; i < bytes.length; i += cut) for (const l of lines.push(bytes.subarray(i, i + cut))) events.push(...reader.push(l));
-    for (const l of lines.end()) events.push(...reader.push(l));
-  }
-  events.push(...reader.end());
-  return collectEvents((async function* () { yield* events; })());
+  return collect(readStream(codec, wire, cut));
 }
 
 t.test('Anthropic: requests survive build → wire → parse', async (t) => {

@@ -22,6 +22,7 @@
  */
 import type { StopReason, StreamEvent, Usage } from '../../canonical.ts';
 import type { StreamReader } from '../codec.ts';
+import { PartTracker } from '../part-tracker.ts';
 import { isObject, type Json } from '../shape.ts';
 import { errorKindOf, malformedCallMessage, newCallId, opaquePartOf, signatureOf, stopReasonOf, usageOf } from './wire.ts';
 
@@ -38,21 +39,8 @@ export function createGeminiStreamReader(): StreamReader {
   let finishReason: string | undefined;
   let usage: Usage | undefined;
   let hasCalls = false;
-  let nextIndex = 0;
-  let current: { kind: 'text' | 'reasoning'; index: number } | undefined;
+  const parts = new PartTracker('gemini');
   let call: StreamingCall | undefined;
-
-  const closeCurrent = (out: StreamEvent[]) => {
-    if (current) out.push({ type: 'part_stop', index: current.index });
-    current = undefined;
-  };
-  const ensure = (kind: 'text' | 'reasoning', out: StreamEvent[]): number => {
-    if (current?.kind === kind) return current.index;
-    closeCurrent(out);
-    current = { kind, index: nextIndex++ };
-    out.push({ type: 'part_start', index: current.index, part: kind === 'reasoning' ? { type: 'reasoning', origin: 'gemini' } : { type: 'text' } });
-    return current.index;
-  };
   const closeCall = (out: StreamEvent[]) => {
     if (!call) return;
     out.push({ type: 'tool_input_delta', index: call.index, json: JSON.stringify(call.args) }, { type: 'part_stop', index: call.index });
@@ -73,12 +61,10 @@ export function createGeminiStreamReader(): StreamReader {
         if (call && fc.willContinue !== true) closeCall(out);
         return;
       }
-      closeCurrent(out);
       closeCall(out);
       hasCalls = true;
-      const index = nextIndex++;
       const id = typeof fc.id === 'string' && fc.id ? fc.id : newCallId();
-      out.push({ type: 'part_start', index, part: { type: 'tool_call', id, name: fc.name, ...(signature ? { signature, origin: 'gemini' } : {}) } });
+      const index = parts.open(out, { type: 'tool_call', id, name: fc.name, ...(signature ? { signature, origin: 'gemini' } : {}) });
       call = { index, args: isObject(fc.args) ? { ...fc.args } : {}, continuing: new Set() };
       applyPartialArgs(call, fc.partialArgs);
       if (fc.willContinue !== true) closeCall(out);
@@ -88,17 +74,16 @@ export function createGeminiStreamReader(): StreamReader {
       // Code execution, generated images: whole parts only Gemini clients can use.
       const opaque = opaquePartOf(part);
       if (!opaque) return;
-      closeCurrent(out);
       closeCall(out);
-      const index = nextIndex++;
-      out.push({ type: 'part_start', index, part: { type: 'opaque', dialect: 'gemini', name: opaque.name, raw: opaque.raw } }, { type: 'part_stop', index });
+      const index = parts.open(out, { type: 'opaque', dialect: 'gemini', name: opaque.name, raw: opaque.raw });
+      out.push({ type: 'part_stop', index });
       return;
     }
     if (part.thought === true) {
-      const index = part.text !== '' || signature ? ensure('reasoning', out) : undefined;
+      const index = part.text !== '' || signature ? parts.ensure('reasoning', out) : undefined;
       if (index !== undefined && part.text !== '') out.push({ type: 'reasoning_delta', index, text: part.text });
       if (index !== undefined && signature) out.push({ type: 'signature_delta', index, signature });
-    } else if (part.text !== '') out.push({ type: 'text_delta', index: ensure('text', out), text: part.text });
+    } else if (part.text !== '') out.push({ type: 'text_delta', index: parts.ensure('text', out), text: part.text });
   };
 
   return {
@@ -143,7 +128,7 @@ export function createGeminiStreamReader(): StreamReader {
         return out;
       }
       done = true;
-      closeCurrent(out);
+      parts.close(out);
       closeCall(out);
       const stopReason: StopReason = stopReasonOf(finishReason, hasCalls);
       out.push({ type: 'finish', stopReason, stopSequence: null, usage: usage ?? { inputTokens: 0, outputTokens: 0 } });

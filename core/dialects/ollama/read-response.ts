@@ -16,6 +16,7 @@
  */
 import type { CanonicalResponse, Part, StopReason, StreamEvent, Usage } from '../../canonical.ts';
 import type { StreamReader } from '../codec.ts';
+import { PartTracker } from '../part-tracker.ts';
 import { isObject, type Json } from '../shape.ts';
 import { newMessageId, readToolCall } from './tool-calls.ts';
 
@@ -65,22 +66,9 @@ export function createOllamaStreamReader(): StreamReader {
   const id = newMessageId();
   let started = false;
   let done = false;
-  let nextIndex = 0;
   let toolCalls = 0;
-  /** The open text or reasoning part; tool calls open and close within their line. */
-  let current: { kind: 'text' | 'reasoning'; index: number } | undefined;
-
-  const closeCurrent = (out: StreamEvent[]) => {
-    if (current) out.push({ type: 'part_stop', index: current.index });
-    current = undefined;
-  };
-  const ensure = (kind: 'text' | 'reasoning', out: StreamEvent[]): number => {
-    if (current?.kind === kind) return current.index;
-    closeCurrent(out);
-    current = { kind, index: nextIndex++ };
-    out.push({ type: 'part_start', index: current.index, part: kind === 'reasoning' ? { type: 'reasoning', origin: 'ollama' } : { type: 'text' } });
-    return current.index;
-  };
+  /** Text and reasoning runs; tool calls open and close within their line. */
+  const parts = new PartTracker('ollama');
   const fail = (message: string): StreamEvent[] => {
     done = true;
     return [{ type: 'error', error: { kind: 'api_error', message } }];
@@ -105,23 +93,21 @@ export function createOllamaStreamReader(): StreamReader {
         out.push({ type: 'start', id, model: typeof line.model === 'string' ? line.model : '' });
       }
       const message = isObject(line.message) ? line.message : {};
-      if (typeof message.thinking === 'string' && message.thinking !== '') out.push({ type: 'reasoning_delta', index: ensure('reasoning', out), text: message.thinking });
-      if (typeof message.content === 'string' && message.content !== '') out.push({ type: 'text_delta', index: ensure('text', out), text: message.content });
+      if (typeof message.thinking === 'string' && message.thinking !== '') out.push({ type: 'reasoning_delta', index: parts.ensure('reasoning', out), text: message.thinking });
+      if (typeof message.content === 'string' && message.content !== '') out.push({ type: 'text_delta', index: parts.ensure('text', out), text: message.content });
       if (Array.isArray(message.tool_calls)) {
         for (const value of message.tool_calls) {
           const call = readToolCall(value, toolCalls);
           if (!call) continue;
           toolCalls++;
-          closeCurrent(out);
-          const index = nextIndex++;
-          out.push({ type: 'part_start', index, part: { type: 'tool_call', id: call.id, name: call.name } });
+          const index = parts.open(out, { type: 'tool_call', id: call.id, name: call.name });
           out.push({ type: 'tool_input_delta', index, json: JSON.stringify(call.input) });
           out.push({ type: 'part_stop', index });
         }
       }
       if (line.done === true) {
         done = true;
-        closeCurrent(out);
+        parts.close(out);
         out.push({ type: 'finish', stopReason: stopReasonOf(line.done_reason, toolCalls > 0), stopSequence: null, usage: usageOf(line) });
       }
       return out;

@@ -6,6 +6,7 @@
  */
 import type { CanonicalResponse, Part, StopReason, StreamEvent, Usage } from '../../canonical.ts';
 import { parseToolArguments } from '../../canonical-stream.ts';
+import { PartTracker } from '../part-tracker.ts';
 import { isObject, type Json } from '../shape.ts';
 import { splitThinkTags, ThinkTagSplitter, type Piece } from './think-tags.ts';
 
@@ -103,34 +104,21 @@ export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenA
   let done = false;
   let stopReason: StopReason | undefined;
   let usage: Usage | undefined;
-  let nextIndex = 0;
-  /** The open text or reasoning part (tool calls are tracked by their own index). */
-  let current: { kind: 'text' | 'reasoning'; index: number } | undefined;
+  /** Text and reasoning runs; tool calls stay open (by their own index) until the answer ends. */
+  const parts = new PartTracker('openai');
   const tools = new Map<number, number>();
   const openTools: number[] = [];
-
-  const closeCurrent = (out: StreamEvent[]) => {
-    if (current) out.push({ type: 'part_stop', index: current.index });
-    current = undefined;
-  };
-  const ensure = (kind: 'text' | 'reasoning', out: StreamEvent[]): number => {
-    if (current?.kind === kind) return current.index;
-    closeCurrent(out);
-    current = { kind, index: nextIndex++ };
-    out.push({ type: 'part_start', index: current.index, part: kind === 'reasoning' ? { type: 'reasoning', origin: 'openai' } : { type: 'text' } });
-    return current.index;
-  };
   const emit = (pieces: Piece[], out: StreamEvent[]) => {
     for (const piece of pieces) {
-      if (piece.kind === 'reasoning') out.push({ type: 'reasoning_delta', index: ensure('reasoning', out), text: piece.text });
-      else out.push({ type: 'text_delta', index: ensure('text', out), text: piece.text });
+      if (piece.kind === 'reasoning') out.push({ type: 'reasoning_delta', index: parts.ensure('reasoning', out), text: piece.text });
+      else out.push({ type: 'text_delta', index: parts.ensure('text', out), text: piece.text });
     }
   };
   const finish = (out: StreamEvent[]) => {
     if (done) return;
     if (splitter) emit(splitter.end(), out);
     done = true;
-    closeCurrent(out);
+    parts.close(out);
     for (const index of openTools) out.push({ type: 'part_stop', index });
     out.push({ type: 'finish', stopReason: stopReason ?? 'end_turn', stopSequence: null, usage: usage ?? { inputTokens: 0, outputTokens: 0 } });
   };
@@ -166,11 +154,11 @@ export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenA
       if (!choice) return out;
       const delta = isObject(choice.delta) ? choice.delta : {};
       const reasoning = reasoningOf(delta);
-      if (reasoning) out.push({ type: 'reasoning_delta', index: ensure('reasoning', out), text: reasoning });
+      if (reasoning) out.push({ type: 'reasoning_delta', index: parts.ensure('reasoning', out), text: reasoning });
       if (typeof delta.content === 'string' && delta.content !== '') emit(splitter ? splitter.push(delta.content) : [{ kind: 'text', text: delta.content }], out);
       if (typeof delta.refusal === 'string' && delta.refusal !== '') {
         stopReason = 'refusal';
-        out.push({ type: 'text_delta', index: ensure('text', out), text: delta.refusal });
+        out.push({ type: 'text_delta', index: parts.ensure('text', out), text: delta.refusal });
       }
       if (Array.isArray(delta.tool_calls)) {
         for (const call of delta.tool_calls) {
@@ -180,11 +168,9 @@ export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenA
           let index = tools.get(key);
           if (index === undefined) {
             if (splitter) emit(splitter.flush(), out);
-            closeCurrent(out);
-            index = nextIndex++;
+            index = parts.open(out, { type: 'tool_call', id: toolCallId(call.id, key), name: String(fn.name ?? '') });
             tools.set(key, index);
             openTools.push(index);
-            out.push({ type: 'part_start', index, part: { type: 'tool_call', id: toolCallId(call.id, key), name: String(fn.name ?? '') } });
           }
           const args = typeof fn.arguments === 'string' ? fn.arguments : fn.arguments !== undefined ? JSON.stringify(fn.arguments) : '';
           if (args !== '') out.push({ type: 'tool_input_delta', index, json: args });

@@ -4,11 +4,9 @@
  */
 import { readdirSync } from 'node:fs';
 import t from 'tap';
-import { collectEvents } from '../../../core/canonical-stream.ts';
-import type { CanonicalResponse, StreamEvent } from '../../../core/canonical.ts';
+import { readStream, collect, ssePayloads } from '../../helpers/wire.ts';
 import { geminiCodec } from '../../../core/dialects/gemini/index.ts';
 import { isRouterError, routerError } from '../../../core/errors.ts';
-import { SseReader } from '../../../core/sse.ts';
 import { fixtureJson, fixtureText, fixturesDir } from '../../helpers/fixtures.ts';
 
 const dir = 'providers/gemini/';
@@ -31,7 +29,7 @@ t.test('every recorded Gemini body is covered by a test in this file', async (t)
 });
 
 t.test('a streamed text answer is read exactly, with the usage of the last chunk', async (t) => {
-  const events = readGeminiSse(fixtureText(dir + 'stream-text.sse'));
+  const events = readStream(geminiCodec, fixtureText(dir + 'stream-text.sse'));
   t.same(events.filter((e) => e.type === 'text_delta').map((e) => (e as { text: string }).text), ['The', ' capital of France', ' is Paris.\n']);
   const message = await collect(events);
   t.same(message, {
@@ -47,15 +45,15 @@ t.test('a streamed text answer is read exactly, with the usage of the last chunk
 t.test('a stream cut every byte, inside CRLF separators and UTF-8 characters, reads the same', async (t) => {
   for (const name of ['stream-text.sse', 'stream-thinking.sse', 'stream-function-call-partial-args.sse']) {
     const text = fixtureText(dir + name);
-    const whole = await collect(readGeminiSse(text));
-    const cut = await collect(readGeminiSse(text, 1));
+    const whole = await collect(readStream(geminiCodec, text));
+    const cut = await collect(readStream(geminiCodec, text, 1));
     t.same(stripIds(cut), stripIds(whole), name);
   }
 });
 
 t.test('thought parts become one reasoning part before the answer text, and thinking counts as output', async (t) => {
   const text = fixtureText(dir + 'stream-thinking.sse');
-  const events = readGeminiSse(text);
+  const events = readStream(geminiCodec, text);
   t.same(events.filter((e) => e.type === 'part_start').map((e) => [e.index, e.part.type]), [[0, 'reasoning'], [1, 'text']]);
   t.notOk(events.some((e) => e.type === 'signature_delta'), 'the signature on the answer text is dropped');
   const message = await collect(events);
@@ -71,14 +69,14 @@ t.test('thought parts become one reasoning part before the answer text, and thin
 });
 
 t.test('usage with thoughtsTokenCount is input, candidates plus thoughts, and reasoning', async (t) => {
-  const message = await collect(readGeminiSse(fixtureText(dir + 'stream-usage-thoughts-count.sse')));
+  const message = await collect(readStream(geminiCodec, fixtureText(dir + 'stream-usage-thoughts-count.sse')));
   t.same(message.content, [{ type: 'text', text: Array.from({ length: 30 }, (_, i) => String(i + 1)).join('\n') }]);
   t.same(message.usage, { inputTokens: 18, outputTokens: 115, reasoningTokens: 35 });
   t.equal(message.model, 'gemini-2.5-flash');
 });
 
 t.test('two function calls in one chunk are two tool calls with their own generated ids', async (t) => {
-  const events = readGeminiSse(fixtureText(dir + 'stream-function-call-parallel.sse'));
+  const events = readStream(geminiCodec, fixtureText(dir + 'stream-function-call-parallel.sse'));
   t.same(events.map((e) => e.type), ['start', 'part_start', 'tool_input_delta', 'part_stop', 'part_start', 'tool_input_delta', 'part_stop', 'finish']);
   const message = await collect(events);
   t.match(message.content, [
@@ -95,7 +93,7 @@ t.test("a streamed call's thoughtSignature is its signature, with origin gemini"
   const text = fixtureText(dir + 'stream-function-call-thought-signature.sse');
   const recorded = ssePayloads(text)[0].candidates[0].content.parts[0].thoughtSignature as string;
   t.match(recorded, /^EpwICpkIAXLI2nx/);
-  const events = readGeminiSse(text);
+  const events = readStream(geminiCodec, text);
   const start = events.find((e) => e.type === 'part_start');
   t.match(start, { index: 0, part: { type: 'tool_call', name: 'get_country', signature: recorded, origin: 'gemini' } });
   t.same(events.filter((e) => e.type === 'tool_input_delta').map((e) => (e as { json: string }).json), ['{}']);
@@ -109,7 +107,7 @@ t.test("a streamed call's thoughtSignature is its signature, with origin gemini"
 t.test('function-call arguments streamed as partialArgs are assembled into whole calls', async (t) => {
   const text = fixtureText(dir + 'stream-function-call-partial-args.sse');
   const recorded = ssePayloads(text)[0].candidates[0].content.parts[0].thoughtSignature as string;
-  const events = readGeminiSse(text);
+  const events = readStream(geminiCodec, text);
   t.same(events.filter((e) => e.type === 'part_start').map((e) => e.index), [0, 1]);
   const message = await collect(events);
   t.match(message.content, [
@@ -190,27 +188,4 @@ t.test("renderError writes the router's errors in the recorded google.rpc shape"
 
 function stripIds(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value), (key, v) => (key === 'id' && typeof v === 'string' && v.startsWith('call_') ? 'call_*' : v));
-}
-
-/** Canonical events for a whole SSE body, fed to the one SSE reader in pieces of `size` characters. */
-function readGeminiSse(text: string, size = Infinity): StreamEvent[] {
-  const sse = new SseReader();
-  const reader = geminiCodec.createStreamReader();
-  const events: StreamEvent[] = [];
-  for (let i = 0; i < text.length; i += size) for (const ev of sse.push(text.slice(i, i + size))) events.push(...reader.push(ev.data, ev.event));
-  for (const ev of sse.end()) events.push(...reader.push(ev.data, ev.event));
-  events.push(...reader.end());
-  return events;
-}
-
-function collect(events: StreamEvent[]): Promise<CanonicalResponse> {
-  return collectEvents((async function* replay() {
-    yield* events;
-  })());
-}
-
-/** The JSON payloads of an SSE body, as the recording holds them. */
-function ssePayloads(text: string): any[] {
-  const sse = new SseReader();
-  return [...sse.push(text), ...sse.end()].map((ev) => JSON.parse(ev.data));
 }

@@ -3,11 +3,10 @@
  * broken calls, blocked prompts, signed thoughts, streams that stop short).
  */
 import t from 'tap';
-import { collectEvents } from '../../../core/canonical-stream.ts';
-import type { CanonicalResponse, StreamEvent } from '../../../core/canonical.ts';
+import { readStream, collect } from '../../helpers/wire.ts';
 import { geminiCodec } from '../../../core/dialects/gemini/index.ts';
 import { isRouterError } from '../../../core/errors.ts';
-import { encodeSse, SseReader } from '../../../core/sse.ts';
+import { encodeSse } from '../../../core/sse.ts';
 
 const answer = (parts: unknown[], finishReason?: string, extra: Record<string, unknown> = {}) => ({
   candidates: [{ content: { role: 'model', parts }, ...(finishReason ? { finishReason } : {}), index: 0 }],
@@ -48,7 +47,7 @@ t.test('a complete answer with a malformed function call is thrown with its mess
 
 t.test('a streamed malformed function call is an error event carrying finishMessage', async (t) => {
   const body = { candidates: [{ content: { role: 'model', parts: [] }, finishReason: 'MALFORMED_FUNCTION_CALL', finishMessage: 'Malformed function call: print(x', index: 0 }] };
-  const events = readGeminiSse(sse(answer([{ text: 'Let me' }]), body));
+  const events = readStream(geminiCodec, sse(answer([{ text: 'Let me' }]), body));
   const last = events[events.length - 1];
   t.match(last, { type: 'error', error: { kind: 'api_error', message: /malformed function call.*print\(x/ } });
   t.notOk(events.some((e) => e.type === 'finish'));
@@ -57,12 +56,12 @@ t.test('a streamed malformed function call is an error event carrying finishMess
 t.test('a prompt blocked before any candidate is a content_filter finish', async (t) => {
   const blocked = { promptFeedback: { blockReason: 'PROHIBITED_CONTENT' }, usageMetadata: { promptTokenCount: 7, totalTokenCount: 7 }, responseId: 'r2' };
   t.match(geminiCodec.parseMessage(blocked), { content: [], stopReason: 'content_filter', usage: { inputTokens: 7, outputTokens: 0 } });
-  const events = readGeminiSse(sse(blocked));
+  const events = readStream(geminiCodec, sse(blocked));
   t.match(events[events.length - 1], { type: 'finish', stopReason: 'content_filter', usage: { inputTokens: 7 } });
 });
 
 t.test('a stream that ends without a finishReason ends with an error event', async (t) => {
-  const events = readGeminiSse(sse(answer([{ text: 'Hal' }])));
+  const events = readStream(geminiCodec, sse(answer([{ text: 'Hal' }])));
   t.same(events.map((e) => e.type), ['start', 'part_start', 'text_delta', 'error']);
   t.match(events[3], { error: { message: /ended before the answer finished/ } });
 });
@@ -79,14 +78,14 @@ t.test('the finish is held until the body ends, with the usage of the last chunk
 });
 
 t.test('a signed thought part gives its reasoning part the signature', async (t) => {
-  const events = readGeminiSse(sse(answer([{ text: 'Thinking…', thought: true }]), answer([{ text: '', thought: true, thoughtSignature: 'c2ln' }, { text: 'Done.' }], 'STOP')));
+  const events = readStream(geminiCodec, sse(answer([{ text: 'Thinking…', thought: true }]), answer([{ text: '', thought: true, thoughtSignature: 'c2ln' }, { text: 'Done.' }], 'STOP')));
   const message = await collect(events);
   t.same(message.content, [{ type: 'reasoning', text: 'Thinking…', signature: 'c2ln', origin: 'gemini' }, { type: 'text', text: 'Done.' }]);
   t.match(geminiCodec.parseMessage(answer([{ text: 'T', thought: true, thoughtSignature: 's' }], 'STOP')).content, [{ type: 'reasoning', text: 'T', signature: 's', origin: 'gemini' }]);
 });
 
 t.test('text, then a call, then text again get three parts with increasing indexes', async (t) => {
-  const events = readGeminiSse(sse(answer([{ text: 'Checking.' }]), answer([{ functionCall: { name: 'f', args: {} } }]), answer([{ text: 'More' }], 'STOP')));
+  const events = readStream(geminiCodec, sse(answer([{ text: 'Checking.' }]), answer([{ functionCall: { name: 'f', args: {} } }]), answer([{ text: 'More' }], 'STOP')));
   t.same(events.filter((e) => e.type === 'part_start').map((e) => [e.index, e.part.type]), [[0, 'text'], [1, 'tool_call'], [2, 'text']]);
   t.ok(events.findIndex((e) => e.type === 'part_stop' && e.index === 0) < events.findIndex((e) => e.type === 'part_start' && e.index === 1), 'the text closes before the call opens');
 });
@@ -99,7 +98,7 @@ t.test('an unreadable chunk is an error event, and nothing is read after it', as
 });
 
 t.test('streamed argument paths cannot reach object prototypes', async (t) => {
-  const events = readGeminiSse(sse(
+  const events = readStream(geminiCodec, sse(
     answer([{ functionCall: { name: 'f', willContinue: true } }]),
     answer([{ functionCall: { partialArgs: [{ jsonPath: '$.__proto__.polluted', stringValue: 'yes' }, { jsonPath: '$.list[1]', numberValue: 2 }, { jsonPath: "$['a b'].ok", boolValue: true }], willContinue: true } }]),
     answer([{ functionCall: {} }], 'STOP'),
@@ -108,20 +107,3 @@ t.test('streamed argument paths cannot reach object prototypes', async (t) => {
   t.same((message.content[0] as { input: unknown }).input, { list: [null, 2], 'a b': { ok: true } });
   t.equal(({} as Record<string, unknown>).polluted, undefined);
 });
-
-/** Canonical events for a whole SSE body, fed to the one SSE reader in pieces of `size` characters. */
-function readGeminiSse(text: string, size = Infinity): StreamEvent[] {
-  const sse = new SseReader();
-  const reader = geminiCodec.createStreamReader();
-  const events: StreamEvent[] = [];
-  for (let i = 0; i < text.length; i += size) for (const ev of sse.push(text.slice(i, i + size))) events.push(...reader.push(ev.data, ev.event));
-  for (const ev of sse.end()) events.push(...reader.push(ev.data, ev.event));
-  events.push(...reader.end());
-  return events;
-}
-
-function collect(events: StreamEvent[]): Promise<CanonicalResponse> {
-  return collectEvents((async function* replay() {
-    yield* events;
-  })());
-}

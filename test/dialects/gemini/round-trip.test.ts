@@ -4,11 +4,11 @@
  */
 import { readdirSync } from 'node:fs';
 import t from 'tap';
-import { collectEvents, messageToEvents } from '../../../core/canonical-stream.ts';
+import { readStream, collect, ssePayloads } from '../../helpers/wire.ts';
+import { messageToEvents } from '../../../core/canonical-stream.ts';
 import type { CanonicalRequest, CanonicalResponse, StreamEvent } from '../../../core/canonical.ts';
 import { geminiCodec } from '../../../core/dialects/gemini/index.ts';
 import { routerError } from '../../../core/errors.ts';
-import { SseReader } from '../../../core/sse.ts';
 import { fixtureJson, fixturesDir } from '../../helpers/fixtures.ts';
 
 const options = { model: 'gemini-2.5-flash', source: 'anthropic' as const, dropped: () => {} };
@@ -107,7 +107,7 @@ t.test('stream writer → SSE → stream reader gives the same answer back', asy
     const writer = geminiCodec.createStreamWriter(conversation, {});
     const wire = [...messageToEvents(answer)].map((e) => writer.write(e)).join('');
     // The canonical stream carries no origin for reasoning, and messageToEvents none for calls.
-    t.strictSame(withoutOrigins(await collect(readGeminiSse(wire))), withoutOrigins(answer), answer.id);
+    t.strictSame(withoutOrigins(await collect(readStream(geminiCodec, wire))), withoutOrigins(answer), answer.id);
   }
 });
 
@@ -191,31 +191,11 @@ t.test('parts only Gemini knows reach a Gemini client unchanged, complete or str
   t.strictSame(geminiCodec.renderMessage(message, conversation, {}), body);
   const writer = geminiCodec.createStreamWriter(conversation, {});
   const wire = [...messageToEvents(message)].map((e) => writer.write(e)).join('');
-  t.strictSame(await collect(readGeminiSse(wire)), message);
+  t.strictSame(await collect(readStream(geminiCodec, wire)), message);
 });
 
-/** Canonical events for a whole SSE body, fed to the one SSE reader in pieces of `size` characters. */
-function readGeminiSse(text: string, size = Infinity): StreamEvent[] {
-  const sse = new SseReader();
-  const reader = geminiCodec.createStreamReader();
-  const events: StreamEvent[] = [];
-  for (let i = 0; i < text.length; i += size) for (const ev of sse.push(text.slice(i, i + size))) events.push(...reader.push(ev.data, ev.event));
-  for (const ev of sse.end()) events.push(...reader.push(ev.data, ev.event));
-  events.push(...reader.end());
-  return events;
-}
 
-function collect(events: StreamEvent[]): Promise<CanonicalResponse> {
-  return collectEvents((async function* replay() {
-    yield* events;
-  })());
-}
 
-/** The JSON payloads of an SSE body, as the recording holds them. */
-function ssePayloads(text: string): any[] {
-  const sse = new SseReader();
-  return [...sse.push(text), ...sse.end()].map((ev) => JSON.parse(ev.data));
-}
 
 t.test("another provider's signature is never shown to a Gemini client as a thoughtSignature", async (t) => {
   const answer: CanonicalResponse = {
