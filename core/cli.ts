@@ -8,18 +8,18 @@
  * --config it uses ./router.yaml, or the built-in default (mock provider) when there is none.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isConfigError } from './config/config-error.ts';
 import { readConfig } from './config/load.ts';
 import { compileGeneration } from './generation/compile.ts';
 import { SharedResources } from './generation/shared-resources.ts';
 import { createLogger } from './logger.ts';
+import { packageRoot } from './package-root.ts';
 import { startRouter, type RunningRouter } from './router.ts';
 import { kernelVersion } from './version.ts';
 
-const builtinConfig = fileURLToPath(new URL('../router.yaml', import.meta.url));
+const builtinConfig = join(packageRoot, 'router.yaml');
 
 const usage = `router-kernel ${kernelVersion}: an LLM gateway for Anthropic and OpenAI clients
 

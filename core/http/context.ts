@@ -15,6 +15,8 @@ export class KernelContext implements RequestContext {
   /** Features a translation dropped (deduplicated), for `x-router-dropped`. */
   readonly droppedFeatures = new Set<string>();
 
+  #log: Logger | undefined;
+
   constructor(
     readonly id: string,
     readonly dialect: Dialect,
@@ -23,9 +25,15 @@ export class KernelContext implements RequestContext {
     readonly raw: RawRequest,
     readonly catalog: ProviderCatalog,
     readonly signal: AbortSignal,
-    readonly log: Logger,
+    private readonly parentLog: Logger,
     readonly startedAt: number,
   ) {}
+
+  /** A child logger carrying the request id, made on first use (most requests never log). */
+  get log(): Logger {
+    this.#log ??= this.parentLog.child({ reqId: this.id });
+    return this.#log;
+  }
 
   setHeader(name: string, value: string): void {
     this.headers[name.toLowerCase()] = value;

@@ -70,6 +70,13 @@ async function deliverStream(res: ServerResponse, codec: IngressCodec, request: 
 }
 
 async function deliverPassthrough(res: ServerResponse, response: Extract<ProviderResponse, { kind: 'passthrough' }>, headers: Record<string, string>): Promise<Delivery> {
+  // A complete answer goes out in one write with its length (no chunked encoding, no extra write).
+  if (Array.isArray(response.body) && response.body.length === 1) {
+    const body = response.body[0] as Uint8Array;
+    res.writeHead(response.status, { ...response.headers, ...headers, 'content-length': body.byteLength });
+    res.end(body);
+    return { status: response.status, usage: await response.usage.catch(() => undefined) };
+  }
   res.writeHead(response.status, { ...response.headers, ...headers });
   const out = new SocketWriter(res);
   try {

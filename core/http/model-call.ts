@@ -8,7 +8,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { CanonicalRequest, Dialect, Usage } from '../canonical.ts';
-import { channels, type Logger } from '../contract.ts';
+import { channels, type Logger, type RawRequest } from '../contract.ts';
 import type { IngressCodec } from '../dialects/codec.ts';
 import type { Json } from '../dialects/shape.ts';
 import { routerError, type RouterError } from '../errors.ts';
@@ -45,9 +45,9 @@ export interface ModelCall {
 
 export async function runModelCall(generation: Generation, req: IncomingMessage, res: ServerResponse, call: ModelCall, log: Logger): Promise<Outcome> {
   const { id, codec, json } = call;
-  const raw = { method: call.method, path: call.path, query: new URLSearchParams(call.url.slice(call.path.length + 1)), headers: req.headers, body: call.body, json };
+  const raw = new RawRequestView(call.method, call.path, call.url, req.headers, call.body, json);
   const endpoint = codec.dialect === 'anthropic' ? 'messages' : 'chat.completions';
-  const ctx = new KernelContext(id, codec.dialect, endpoint, call.request, raw, generation.catalog, call.signal, log.child({ reqId: id }), call.startedAt);
+  const ctx = new KernelContext(id, codec.dialect, endpoint, call.request, raw, generation.catalog, call.signal, log, call.startedAt);
   if (generation.settings.logBodies) ctx.log.info({ body: json }, 'request body');
   if (startChannel.hasSubscribers) startChannel.publish({ ctx });
   let outcome: Outcome;
@@ -69,6 +69,23 @@ export async function runModelCall(generation: Generation, req: IncomingMessage,
   if (ctx.droppedFeatures.size > 0) outcome.dropped = [...ctx.droppedFeatures];
   if (endChannel.hasSubscribers) endChannel.publish({ ctx, status: outcome.status, error: outcome.error, usage: outcome.usage, durationMs: performance.now() - call.startedAt });
   return outcome;
+}
+
+/** The request as received; the query string is parsed only if a plugin asks for it. */
+class RawRequestView implements RawRequest {
+  #query: URLSearchParams | undefined;
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    private readonly url: string,
+    readonly headers: IncomingMessage['headers'],
+    readonly body: Buffer,
+    readonly json: Json,
+  ) {}
+  get query(): URLSearchParams {
+    this.#query ??= new URLSearchParams(this.url.slice(this.path.length + 1));
+    return this.#query;
+  }
 }
 
 function routeHeaders(ctx: KernelContext): Record<string, string> {

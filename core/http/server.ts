@@ -154,6 +154,8 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
 }
 
 function logOutcome(log: Logger, request: { id: string; method: string; path: string; startedAt: number }, outcome: Outcome): void {
+  // Nothing to build when the level would drop the line anyway (a busy router at level warn).
+  if (!log.isLevelEnabled(outcome.error ? (outcome.error.status >= 500 || !outcome.error.expose ? 'error' : 'info') : 'info')) return;
   const ms = Math.round((performance.now() - request.startedAt) * 100) / 100;
   const line = { reqId: request.id, method: request.method, path: request.path, status: outcome.status, ms, dialect: outcome.dialect, route: outcome.route, usage: outcome.usage, dropped: outcome.dropped };
   const error = outcome.error;

@@ -21,15 +21,40 @@ const localModules = new Map<string, LocalModule>();
 let hooks: MessagePort | undefined;
 let version = 0;
 
-function reloadHooks(): MessagePort {
+// This module runs from core/ (sources, under tsx) or dist/core/ (the build): the kernel it belongs
+// to is the one next to it, in the same form.
+const kernelRoot = new URL('../../', import.meta.url).href;
+const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/**
+ * Registers the resolve hook (once): local plugin reloads, and `router-kernel` meaning the running
+ * kernel. `mapAll` extends that meaning to every importer (the sources run without a build, where
+ * the package's own exports point at dist/).
+ */
+export function reloadHooks(options: { mapAll?: boolean } = {}): MessagePort {
   if (hooks) return hooks;
   const { port1, port2 } = new MessageChannel();
-  const root = new URL('../../', import.meta.url).href;
-  const kernelEntries = { 'router-kernel': root + 'core/index.ts', 'router-kernel/server': root + 'core/router.ts' };
-  register(new URL('./reload-hooks.mjs', import.meta.url), { data: { kernelDirs: [root + 'core/', root + 'plugins/'], kernelEntries, port: port2 }, transferList: [port2] });
+  const kernelEntries = { 'router-kernel': `${kernelRoot}core/index${extension}`, 'router-kernel/server': `${kernelRoot}core/router${extension}` };
+  const data = { kernelDirs: [kernelRoot + 'core/', kernelRoot + 'plugins/'], kernelEntries, mapAll: options.mapAll === true, port: port2 };
+  register(new URL('./reload-hooks.mjs', import.meta.url), { data, transferList: [port2] });
   port1.unref();
   hooks = port1;
   return port1;
+}
+
+let loaders: Promise<MessagePort> | undefined;
+
+/**
+ * Module loading for plugins, set up on first use: tsx (so plugin files may be TypeScript; the
+ * sources already run under it), then the resolve hook above, in that order so that the hook sees
+ * every module first.
+ */
+function pluginLoaders(): Promise<MessagePort> {
+  loaders ??= (async () => {
+    if (!import.meta.url.endsWith('.ts')) (await import('tsx/esm/api')).register();
+    return reloadHooks();
+  })();
+  return loaders;
 }
 
 function filesLoadedUnder(port: MessagePort, v: number): Promise<string[]> {
@@ -62,7 +87,7 @@ export function importLocal(file: string): Promise<{ exports: Record<string, unk
 async function load(file: string): Promise<{ exports: Record<string, unknown>; files: string[] }> {
   const cached = localModules.get(file);
   if (cached && (await unchanged(cached.files))) return { exports: cached.exports, files: [...cached.files.keys()] };
-  const port = reloadHooks();
+  const port = await pluginLoaders();
   const v = ++version;
   const exports = (await import(`${pathToFileURL(file).href}?rk-reload=${v}`)) as Record<string, unknown>;
   const imported = [...new Set([file, ...(await filesLoadedUnder(port, v))])];
@@ -122,6 +147,6 @@ function entryOf(manifest: Record<string, unknown>): string {
 }
 
 export async function importPackage(info: PackageInfo): Promise<Record<string, unknown>> {
-  reloadHooks(); // so a package that expects `router-kernel` as a peer finds the running one
+  await pluginLoaders(); // TypeScript entries, and `router-kernel` for packages that expect it as a peer
   return (await import(pathToFileURL(info.entry).href)) as Record<string, unknown>;
 }

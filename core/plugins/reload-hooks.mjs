@@ -6,12 +6,14 @@
 
 let kernelDirs = [];
 let kernelEntries = {};
+let mapAll = false;
 let port;
 const seen = new Map(); // reload version -> Set of file URLs loaded under it
 
 export function initialize(data) {
   kernelDirs = data.kernelDirs;
   kernelEntries = data.kernelEntries;
+  mapAll = data.mapAll;
   port = data.port;
   port.on('message', (message) => {
     if (message.type === 'files') {
@@ -26,13 +28,14 @@ export async function resolve(specifier, context, nextResolve) {
   const version = /[?&]rk-reload=(\d+)/.exec(context.parentURL ?? '')?.[1];
   // `import ... from 'router-kernel'` in a local plugin means the kernel that is running, wherever
   // the file lives and whether or not a copy is installed next to it.
-  if (version && Object.hasOwn(kernelEntries, specifier)) return { url: kernelEntries[specifier], shortCircuit: true };
+  // Resolved through the rest of the chain, so a TypeScript entry still gets tsx's treatment.
+  if ((version || mapAll) && Object.hasOwn(kernelEntries, specifier)) return nextResolve(kernelEntries[specifier], context);
   let result;
   try {
     result = await nextResolve(specifier, context);
   } catch (err) {
     // An npm plugin package that expects router-kernel as a peer gets the running one too.
-    if (err?.code === 'ERR_MODULE_NOT_FOUND' && Object.hasOwn(kernelEntries, specifier)) return { url: kernelEntries[specifier], shortCircuit: true };
+    if (err?.code === 'ERR_MODULE_NOT_FOUND' && Object.hasOwn(kernelEntries, specifier)) return nextResolve(kernelEntries[specifier], context);
     throw err;
   }
   const url = result.url;

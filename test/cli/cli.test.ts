@@ -155,3 +155,16 @@ t.test('--help and unknown commands', async (t) => {
   t.equal(await bad.exit, 2);
   t.match(bad.stderr(), /unknown command "frobnicate"/);
 });
+
+t.test('the built router loads a TypeScript plugin file (tsx is registered on demand)', async (t) => {
+  const dir = testDir(t);
+  writeFileSync(join(dir, 'stamp.ts'), "import { definePlugin } from 'router-kernel';\nconst value: string = 'from-ts';\nexport default definePlugin({ id: 'middleware.stamp', kind: 'middleware', version: '1.0.0', create() { return { async handle(ctx, next) { await next(); ctx.setHeader('x-stamp', value); } }; } });\n");
+  writeFileSync(join(dir, 'router.yaml'), config('typed').replace('pipeline:\n', 'pipeline:\n  - use: ./stamp.ts\n'));
+  const child = run([], dir);
+  const url = await started(child, t);
+  const res = await request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'x', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }) });
+  await res.body.dump();
+  t.equal(res.headers['x-stamp'], 'from-ts');
+  child.proc.kill('SIGTERM');
+  t.equal(await child.exit, 0);
+});

@@ -1,0 +1,96 @@
+/**
+ * Benchmark results as a markdown table, the targets checked against them, and docs/performance.md
+ * kept current (between its markers).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { LoadResult } from './load.ts';
+
+export interface Measurement {
+  case: string;
+  title: string;
+  mode: 'passthrough' | 'translation';
+  stream: boolean;
+  connections: number;
+  bodyBytes: number;
+  direct: LoadResult;
+  router: LoadResult & { cpuMsPerRequest: number };
+}
+
+export interface BenchReport {
+  date: string;
+  quick: boolean;
+  durationMs: number;
+  machine: { cpus: number; model: string; memoryGb: number; node: string };
+  memory: { idleRssMb: number; peakRssMb: number };
+  measurements: Measurement[];
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
+const percent = (r: number) => `${Math.round(r * 1000) / 10}%`;
+const ms = (n: number) => (n >= 10 ? n.toFixed(1) : n.toFixed(2));
+
+export function checkTargets(report: BenchReport): TargetCheck[] {
+  const find = (id: string, connections: number) => report.measurements.find((m) => m.case === id && m.connections === connections);
+  const checks: TargetCheck[] = [];
+  const small = report.measurements.filter((m) => m.case.startsWith('small-'));
+  if (small.length > 0) {
+    const worst = Math.max(...small.map((m) => m.router.cpuMsPerRequest));
+    checks.push({ target: 'small requests: router CPU ≤ 0.25 ms per request', measured: `${worst.toFixed(3)} ms (worst case)`, met: worst <= 0.25 });
+    const at50 = small.filter((m) => m.connections === 50);
+    if (at50.length) {
+      const low = Math.min(...at50.map((m) => ratio(m.router.rps, m.direct.rps)));
+      checks.push({ target: 'small requests: throughput at 50 connections ≥ 25% of direct', measured: `${percent(low)} (worst case)`, met: low >= 0.25 });
+    }
+  }
+  const big = find('claude-code-470kb', 4);
+  if (big) checks.push({ target: '470 KB requests: throughput ≥ 50% of direct', measured: percent(ratio(big.router.rps, big.direct.rps)), met: ratio(big.router.rps, big.direct.rps) >= 0.5 });
+  const st = find('stream-translation', 50);
+  if (st) checks.push({ target: 'streaming at 50 connections, translating: ≥ 35% of direct', measured: percent(ratio(st.router.rps, st.direct.rps)), met: ratio(st.router.rps, st.direct.rps) >= 0.35 });
+  const sp = find('stream-passthrough', 50);
+  if (sp) checks.push({ target: 'streaming at 50 connections, passthrough: ≥ 50% of direct', measured: percent(ratio(sp.router.rps, sp.direct.rps)), met: ratio(sp.router.rps, sp.direct.rps) >= 0.5 });
+  for (const id of ['ttfb-translation', 'ttfb-passthrough']) {
+    const m = find(id, 1);
+    if (m) {
+      const overhead = m.router.ttfb.p50 - m.direct.ttfb.p50;
+      checks.push({ target: `time-to-first-byte overhead p50 ≤ 0.5 ms at 1 connection (${m.mode})`, measured: `${overhead.toFixed(2)} ms`, met: overhead <= 0.5 });
+    }
+  }
+  checks.push({ target: 'peak RSS under all cases ≤ 200 MB (workers included)', measured: `${report.memory.peakRssMb} MB`, met: report.memory.peakRssMb <= 200 });
+  checks.push({ target: 'idle RSS ≤ 120 MB', measured: `${report.memory.idleRssMb} MB`, met: report.memory.idleRssMb <= 120 });
+  return checks;
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const lines = [
+    `Run ${report.date.slice(0, 16).replace('T', ' ')} UTC${report.quick ? ' (quick mode: too short to quote)' : ''}, ${report.durationMs / 1000} s per measurement after warm-up, on ${report.machine.cpus} × ${report.machine.model}, ${report.machine.memoryGb} GB, Node ${report.machine.node}. Mock upstream, router and load generator are separate processes on one machine.`,
+    '',
+    '| case | conn | direct req/s | router req/s | router/direct | latency p50 direct → router (ms) | latency p99 (ms) | TTFB p50 (ms) | TTFB p99 (ms) | errors | router CPU ms/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const m of report.measurements) {
+    const arrow = (d: number, r: number) => `${ms(d)} → ${ms(r)}`;
+    lines.push(
+      `| ${m.title} | ${m.connections} | ${m.direct.rps} | ${m.router.rps} | ${percent(ratio(m.router.rps, m.direct.rps))} | ${arrow(m.direct.latency.p50, m.router.latency.p50)} | ${arrow(m.direct.latency.p99, m.router.latency.p99)} | ${m.stream ? arrow(m.direct.ttfb.p50, m.router.ttfb.p50) : '–'} | ${m.stream ? arrow(m.direct.ttfb.p99, m.router.ttfb.p99) : '–'} | ${m.direct.errors} / ${m.router.errors} | ${m.router.cpuMsPerRequest.toFixed(3)} |`,
+    );
+  }
+  lines.push('', `Router memory: ${report.memory.idleRssMb} MB RSS idle, ${report.memory.peakRssMb} MB peak (all threads).`, '', '| target | measured | met |', '| --- | --- | --- |');
+  for (const check of checkTargets(report)) lines.push(`| ${check.target} | ${check.measured} | ${check.met ? 'yes' : '**no**'} |`);
+  return lines.join('\n') + '\n';
+}
+
+const start = '<!-- bench results: generated by npm run bench -- --write-docs -->';
+const end = '<!-- end of bench results -->';
+
+export function updateDocs(file: string, markdown: string): void {
+  const doc = readFileSync(file, 'utf8');
+  const from = doc.indexOf(start);
+  const to = doc.indexOf(end);
+  if (from === -1 || to === -1) throw new Error(`${file} has no bench results markers`);
+  writeFileSync(file, doc.slice(0, from) + `${start}\n${markdown}${end}` + doc.slice(to + end.length));
+}
