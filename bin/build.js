@@ -3,7 +3,7 @@
 // compiler, copies the loader hook that must stay plain JavaScript, and stamps the build time.
 // `npm run build`, `npm install` (prepare) and router-kernel itself (when the sources changed) run it.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,13 +11,23 @@ import { fileURLToPath } from 'node:url';
 export const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = join(root, 'dist', '.build-stamp');
 
-/** The TypeScript compiler, if installed (it is a development dependency). */
+/**
+ * The TypeScript compiler as a command, if installed (a development dependency). TypeScript 7 is a
+ * native program behind a small Node launcher; the program is run directly, so no loader hooks of
+ * the calling process (a test runner's, say) can reach it.
+ */
 export function compiler() {
+  const require = createRequire(join(root, 'package.json'));
   try {
-    // The package's exports do not list its bin; find the package, then its declared `tsc` bin.
-    const manifest = createRequire(join(root, 'package.json')).resolve('typescript/package.json');
-    const bin = join(manifest, '..', 'bin', 'tsc');
-    return existsSync(bin) ? bin : undefined;
+    const native = require.resolve(`@typescript/typescript-${process.platform}-${process.arch}/package.json`);
+    const exe = join(native, '..', 'lib', process.platform === 'win32' ? 'tsc.exe' : 'tsc');
+    if (existsSync(exe)) return [exe];
+  } catch {
+    // no native build for this platform: use the launcher below
+  }
+  try {
+    const launcher = join(require.resolve('typescript/package.json'), '..', 'bin', 'tsc');
+    return existsSync(launcher) ? [process.execPath, launcher] : undefined;
   } catch {
     return undefined;
   }
@@ -43,11 +53,48 @@ export function isStale() {
 export function build() {
   const tsc = compiler();
   if (!tsc) throw new Error('the TypeScript compiler is not installed (npm install in the router-kernel folder)');
-  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  // A clean environment: the compiler must not inherit loader hooks meant for this process.
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const [command, ...args] = tsc;
+  const result = spawnSync(command, [...args, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', env });
   if (result.status !== 0) throw new Error(`tsc exited with ${result.status}`);
   mkdirSync(join(root, 'dist', 'core', 'plugins'), { recursive: true });
   cpSync(join(root, 'core', 'plugins', 'reload-hooks.mjs'), join(root, 'dist', 'core', 'plugins', 'reload-hooks.mjs'));
   writeFileSync(stamp, new Date().toISOString() + '\n');
+}
+
+const lock = join(root, 'dist', '.build-lock');
+
+/**
+ * Builds unless the build is current. Several routers starting at once (a test suite, a process
+ * manager) build once: the first takes a lock file, the others wait for it and find the build fresh.
+ */
+export function buildIfStale() {
+  if (!isStale()) return false;
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      // A lock older than the deadline was left by a build that died; take it over.
+      if (Date.now() > deadline || Date.now() - statSync(lock).mtimeMs > 120_000) {
+        unlinkSync(lock);
+        continue;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+  try {
+    if (!isStale()) return false;
+    build();
+    return true;
+  } finally {
+    unlinkSync(lock);
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -3,7 +3,7 @@
 // sources are newer (an edited checkout); without a compiler it runs the TypeScript sources
 // through tsx instead, which works the same but starts and runs slower (measured: about 2.5 times
 // the CPU per request, see docs/performance.md).
-import { build, compiler, isStale } from './build.js';
+import { buildIfStale, compiler, isStale } from './build.js';
 
 let cli = new URL('../dist/core/cli.js', import.meta.url).href;
 // ROUTER_KERNEL_FROM_SOURCE=1 runs the TypeScript sources directly (for debugging with source lines).
@@ -11,7 +11,7 @@ const fromSource = process.env.ROUTER_KERNEL_FROM_SOURCE === '1';
 if (fromSource || isStale()) {
   if (!fromSource && compiler()) {
     process.stderr.write('router-kernel: the sources changed since the last build; building dist/ first\n');
-    build();
+    buildIfStale();
   } else {
     const { register } = await import('tsx/esm/api');
     register();

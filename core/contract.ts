@@ -119,6 +119,10 @@ export interface ModelEntry {
   name: string;
   /** The id sent upstream (differs when the provider entry aliases it). */
   upstream: string;
+  /** The most output tokens the model accepts; larger `max_tokens` requests are lowered to it. */
+  maxOutputTokens?: number;
+  /** false: the model cannot think, so thinking requests are not passed on to it. */
+  thinking?: boolean;
 }
 
 /** The providers of one generation, for routing and for `validate` checks. */

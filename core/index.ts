@@ -22,7 +22,7 @@ export { openaiCodec } from './dialects/openai/index.ts';
 export { anthropicCodec } from './dialects/anthropic/index.ts';
 export { geminiCodec, type GeminiBuildOptions } from './dialects/gemini/index.ts';
 export { ollamaCodec, type OllamaBuildOptions, type OllamaThinkMode } from './dialects/ollama/index.ts';
-export { fromClientReasoningSignature, fromClientToolId, toClientReasoningSignature, toClientToolId } from './dialects/carry.ts';
+export { carriesRouterMarkers, fromClientReasoningSignature, fromClientToolId, toClientReasoningSignature, toClientToolId } from './dialects/carry.ts';
 export { encodeNdjson, NdjsonReader, readNdjson } from './ndjson.ts';
 export { callProvider, type ProviderCallSpec } from './upstream/call-provider.ts';
 export { passthrough, type PassthroughSpec } from './upstream/passthrough.ts';

@@ -60,7 +60,12 @@ export const routerConfigSchema: JsonSchema = {
                   type: 'object',
                   additionalProperties: false,
                   required: ['name'],
-                  properties: { name: { type: 'string', minLength: 1 }, upstream: { type: 'string', minLength: 1 } },
+                  properties: {
+                    name: { type: 'string', minLength: 1 },
+                    upstream: { type: 'string', minLength: 1 },
+                    max_output_tokens: { type: 'integer', minimum: 1 },
+                    thinking: { type: 'boolean' },
+                  },
                 },
               ],
             },
@@ -87,9 +92,16 @@ export const routerConfigSchema: JsonSchema = {
   },
 };
 
+export interface ModelConfig {
+  name: string;
+  upstream?: string;
+  max_output_tokens?: number;
+  thinking?: boolean;
+}
+
 export interface ProviderEntry {
   use: string;
-  models: Array<string | { name: string; upstream?: string }>;
+  models: Array<string | ModelConfig>;
   [option: string]: unknown;
 }
 

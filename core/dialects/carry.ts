@@ -47,3 +47,13 @@ export function fromClientReasoningSignature(signature: string): { signature?: s
   const inner = dot === -1 ? '' : rest.slice(dot + 1);
   return inner ? { origin, signature: inner } : { origin };
 }
+
+/**
+ * Whether a client body still holds the router's own encodings (tool ids with a carried signature,
+ * `rk1.` thinking signatures). Such a body cannot be passed through: the markers mean nothing to the
+ * upstream (Anthropic rejects the signature, OpenAI caps tool ids at 40 characters); translating it
+ * decodes them.
+ */
+export function carriesRouterMarkers(raw: Buffer): boolean {
+  return raw.includes(idMarker) || raw.includes(`"${reasoningPrefix}`);
+}

@@ -42,8 +42,11 @@ export interface BuildOptions {
 export interface IngressCodec {
   dialect: Dialect;
   parseRequest(body: Json): CanonicalRequest;
-  /** `body` is the client's original JSON, for options that only concern the answer's shape. */
-  renderMessage(message: CanonicalResponse, request: CanonicalRequest, body: Json): Json;
+  /**
+   * `body` is the client's original JSON, for options that only concern the answer's shape;
+   * `requestId` lets a dialect whose clients rely on unique answer ids mint one (see Anthropic).
+   */
+  renderMessage(message: CanonicalResponse, request: CanonicalRequest, body: Json, requestId?: string): Json;
   /** `requestId` goes into in-stream errors where the dialect has a place for it. */
   createStreamWriter(request: CanonicalRequest, body: Json, requestId?: string): StreamWriter;
   renderError(err: RouterError, requestId: string): Json;

@@ -16,9 +16,16 @@ const CLOSE_BRACKET = 0x5d;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 
-/** A copy of `raw` with the top-level string field `key` set to `value`; undefined if absent or not a string. */
+/**
+ * A copy of `raw` with the top-level string field `key` set to `value`; undefined if the field is
+ * absent, not a string, or present twice (JSON.parse keeps the last one, many servers too, so
+ * editing one of two would let a client route by one model and be served by the other).
+ */
 export function replaceTopLevelString(raw: Buffer, key: string, value: string): Buffer | undefined {
   const wanted = Buffer.from(JSON.stringify(key));
+  // The key text occurs once in most bodies; only then is stopping at the first match safe.
+  const once = raw.indexOf(wanted, raw.indexOf(wanted) + 1) === -1;
+  let found: { start: number; end: number } | undefined;
   let i = skipSpace(raw, 0);
   if (raw[i] !== OPEN_BRACE) return undefined;
   i = skipSpace(raw, i + 1);
@@ -31,14 +38,16 @@ export function replaceTopLevelString(raw: Buffer, key: string, value: string): 
     const valueEnd = skipValue(raw, valueStart);
     if (valueEnd < 0) return undefined;
     if (isWanted) {
-      if (raw[valueStart] !== QUOTE) return undefined;
-      return Buffer.concat([raw.subarray(0, valueStart), Buffer.from(JSON.stringify(value)), raw.subarray(valueEnd)]);
+      if (raw[valueStart] !== QUOTE || found) return undefined;
+      found = { start: valueStart, end: valueEnd };
+      if (once) break;
     }
     i = skipSpace(raw, valueEnd);
-    if (raw[i] !== COMMA) return undefined;
+    if (raw[i] !== COMMA) break;
     i = skipSpace(raw, i + 1);
   }
-  return undefined;
+  if (!found) return undefined;
+  return Buffer.concat([raw.subarray(0, found.start), Buffer.from(JSON.stringify(value)), raw.subarray(found.end)]);
 }
 
 function skipSpace(raw: Buffer, i: number): number {

@@ -1,4 +1,5 @@
 /** The providers and models of one generation, as the contract's ProviderCatalog. */
+import type { ModelConfig } from '../config/schema.ts';
 import type { ModelEntry, ProviderCatalog } from '../contract.ts';
 
 export function createCatalog(models: Map<string, ModelEntry[]>): ProviderCatalog {
@@ -19,6 +20,12 @@ export function createCatalog(models: Map<string, ModelEntry[]>): ProviderCatalo
   };
 }
 
-export function modelEntries(models: Array<string | { name: string; upstream?: string }>): ModelEntry[] {
-  return models.map((m) => (typeof m === 'string' ? { name: m, upstream: m } : { name: m.name, upstream: m.upstream ?? m.name }));
+export function modelEntries(models: Array<string | ModelConfig>): ModelEntry[] {
+  return models.map((m) => {
+    if (typeof m === 'string') return { name: m, upstream: m };
+    const entry: ModelEntry = { name: m.name, upstream: m.upstream ?? m.name };
+    if (m.max_output_tokens !== undefined) entry.maxOutputTokens = m.max_output_tokens;
+    if (m.thinking !== undefined) entry.thinking = m.thinking;
+    return entry;
+  });
 }

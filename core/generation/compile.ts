@@ -141,7 +141,7 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
   for (const slot of slots) {
     if (slot.key.startsWith('providers.')) {
       const entries = models.get(slot.name) ?? [];
-      providers.set(slot.name, { slot, instance: slot.instance as ProviderInstance, upstream: new Map(entries.map((m) => [m.name, m.upstream])) });
+      providers.set(slot.name, { slot, instance: slot.instance as ProviderInstance, models: new Map(entries.map((m) => [m.name, m])) });
     } else if ('handle' in slot.instance && typeof slot.instance.handle === 'function') {
       links.push({ name: slot.name, handle: slot.instance.handle.bind(slot.instance), reentrant: slot.definition.reentrant === true });
     }

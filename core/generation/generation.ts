@@ -4,7 +4,7 @@
  * pinned to it. When replaced it drains (in-flight requests, long streams included, finish on it,
  * up to a deadline) and then cleans up its own slots in reverse order.
  */
-import type { Logger, PluginDefinition, PluginInstance, PluginRoute, PluginScope, ProviderCatalog, ProviderInstance } from '../contract.ts';
+import type { Logger, ModelEntry, PluginDefinition, PluginInstance, PluginRoute, PluginScope, ProviderCatalog, ProviderInstance } from '../contract.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { parseBytes, parseDuration } from '../config/units.ts';
 import type { Terminal } from '../compose.ts';
@@ -30,8 +30,8 @@ export interface Slot {
 export interface ProviderSlot {
   slot: Slot;
   instance: ProviderInstance;
-  /** Model name → upstream id. */
-  upstream: Map<string, string>;
+  /** Model name → its entry (upstream id and limits). */
+  models: Map<string, ModelEntry>;
 }
 
 export interface ServerSettings {

@@ -3,7 +3,7 @@
  * by `ctx.route`. Without a routing middleware it still understands a client model written as
  * `provider/model` (or `provider,model`) or a model name some provider declares.
  */
-import type { ProviderCatalog, RequestContext, Route } from '../contract.ts';
+import type { ModelEntry, ProviderCatalog, RequestContext, Route } from '../contract.ts';
 import { isRouterError, isStackOverflow, routerError } from '../errors.ts';
 import type { Terminal } from '../compose.ts';
 import type { ProviderSlot } from './generation.ts';
@@ -15,12 +15,34 @@ export function createTerminal(providers: Map<string, ProviderSlot>, catalog: Pr
     ctx.route = route;
     const provider = providers.get(route.provider);
     if (!provider) throw routerError('RK_PROVIDER_NOT_FOUND', { provider: route.provider });
+    const entry = provider.models.get(route.model);
+    if (entry) applyModelLimits(ctx, entry);
     try {
-      ctx.response = await provider.instance.invoke(ctx, { model: provider.upstream.get(route.model) ?? route.model, route });
+      ctx.response = await provider.instance.invoke(ctx, { model: entry?.upstream ?? route.model, route });
     } catch (err) {
       throw providerFailure(err, route.provider, 'invoke');
     }
   };
+}
+
+/**
+ * What the model cannot take is adjusted in the request itself, the same for every provider, and
+ * reported: max_tokens above the model's limit is lowered to it (Claude Code asks for 32k-128k; many
+ * models stop at 8k), thinking is not requested of a model that cannot think. A passthrough then
+ * builds its body from the adjusted request.
+ */
+function applyModelLimits(ctx: RequestContext, entry: ModelEntry): void {
+  const request = ctx.request;
+  if (entry.maxOutputTokens !== undefined && request.maxTokens !== undefined && request.maxTokens > entry.maxOutputTokens) {
+    request.maxTokens = entry.maxOutputTokens;
+    ctx.dropped('max_tokens');
+    ctx.rawStale = true;
+  }
+  if (entry.thinking === false && request.thinking && request.thinking.type !== 'disabled') {
+    delete request.thinking;
+    ctx.dropped('thinking');
+    ctx.rawStale = true;
+  }
 }
 
 /** Errors that are not from the catalog are named after the provider that threw them. */

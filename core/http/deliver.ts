@@ -23,7 +23,7 @@ export async function deliver(res: ServerResponse, codec: IngressCodec, request:
   if (response.kind === 'passthrough') return deliverPassthrough(res, response, headers);
   if (!request.stream) {
     const message = response.kind === 'message' ? response.message : await collectEvents(response.events);
-    writeJson(res, 200, codec.renderMessage(message, request, body), { ...response.headers, ...headers });
+    writeJson(res, 200, codec.renderMessage(message, request, body, requestId), { ...response.headers, ...headers });
     return { status: 200, usage: message.usage };
   }
   const events = response.kind === 'stream' ? response.events : toAsync(messageToEvents(response.message));

@@ -9,11 +9,34 @@ import { routerError, type ErrorKind, type RouterError } from '../errors.ts';
 
 export function upstreamHttpError(provider: string, status: number, bodyText: string, headers: Record<string, string | string[] | undefined>, secrets: readonly string[] = []): RouterError {
   const reason = scrubSecrets(errorMessageOf(bodyText) ?? `HTTP ${status}`, secrets);
-  const [clientStatus, kind] = mapStatus(status);
+  const details = googleDetails(bodyText);
+  // Google reports a bad key as 400 INVALID_ARGUMENT with reason API_KEY_INVALID: the router's key.
+  const [clientStatus, kind] = details.badKey ? [502, 'api_error' as ErrorKind] : mapStatus(status);
   const err = routerError('RK_UPSTREAM_ERROR', { provider, upstreamStatus: status, reason }, { status: clientStatus, kind });
-  const retryAfter = retryAfterSeconds(headers['retry-after']);
+  const retryAfter = retryAfterSeconds(headers['retry-after']) ?? details.retryAfter;
   if (retryAfter !== undefined) err.retryAfter = retryAfter;
   return err;
+}
+
+/** What Google's error `details` say: a retry delay (RetryInfo) and whether the key was refused. */
+function googleDetails(bodyText: string): { retryAfter?: number; badKey?: boolean } {
+  if (!bodyText.includes('type.googleapis.com/google.rpc.')) return {};
+  try {
+    const parsed = JSON.parse(bodyText) as unknown;
+    const error = ((Array.isArray(parsed) ? parsed[0] : parsed) as { error?: { details?: unknown[] } }).error;
+    const out: { retryAfter?: number; badKey?: boolean } = {};
+    for (const detail of error?.details ?? []) {
+      const d = detail as { '@type'?: string; retryDelay?: string; reason?: string };
+      if (d['@type']?.endsWith('google.rpc.RetryInfo') && typeof d.retryDelay === 'string') {
+        const seconds = Number.parseFloat(d.retryDelay);
+        if (Number.isFinite(seconds)) out.retryAfter = Math.ceil(seconds);
+      }
+      if (d['@type']?.endsWith('google.rpc.ErrorInfo') && (d.reason === 'API_KEY_INVALID' || d.reason === 'API_KEY_SERVICE_BLOCKED')) out.badKey = true;
+    }
+    return out;
+  } catch {
+    return {};
+  }
 }
 
 /** The status and kind a client sees for an upstream's HTTP status. */

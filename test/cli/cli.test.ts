@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { request } from 'undici';
-import { testDir } from '../helpers/router.ts';
+import { ensureBuilt, testDir } from '../helpers/router.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const bin = fileURLToPath(new URL('../../bin/router-kernel.js', import.meta.url));
+await ensureBuilt();
 
 interface Child {
   proc: ChildProcessWithoutNullStreams;

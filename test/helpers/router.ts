@@ -72,3 +72,10 @@ pipeline:
   - use: router
     with: { default: mock/mock-fast }
 `;
+
+/** Tests that start the router as a command need its build current (npm test builds first; a lone run may not). */
+export async function ensureBuilt(): Promise<void> {
+  // @ts-expect-error plain JavaScript module without declarations
+  const { buildIfStale } = (await import('../../bin/build.js')) as { buildIfStale(): boolean };
+  buildIfStale();
+}

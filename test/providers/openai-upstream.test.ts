@@ -96,7 +96,7 @@ t.test('a non-streaming Anthropic request gets the translated complete answer', 
   const { anthropic, upstream } = await setup(t, () => fixtureReply('providers/openai/chat-completion-ratelimit-headers.json'));
   const message = await anthropic.messages.create({ model: 'x', max_tokens: 100, messages: [{ role: 'user', content: 'Capital of France?' }] });
   t.match(message, {
-    id: 'chatcmpl-Buemyd13jFYbAyvwjYhO8PjkcuaAQ',
+    id: /^msg_[0-9a-f]{32}$/, // the router's own unique id, never the upstream's (Claude Code merges messages by id)
     type: 'message',
     role: 'assistant',
     model: 'o1-mini-2024-09-12',
@@ -238,4 +238,54 @@ t.test('a reload while a request body is still uploading does not break that req
   const res = await pending;
   t.equal(res.statusCode, 200);
   t.match(await res.body.json(), { content: [{ text: 'The capital of France is **Paris**.' }] });
+});
+
+t.test('every answer an Anthropic client gets has its own message id, even when the upstream repeats or omits one', async (t) => {
+  const chunk = (id: string) => `data: {"id":"${id}","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n`;
+  let n = 0;
+  const { anthropic } = await setup(t, () => ({ headers: { 'content-type': 'text/event-stream' }, body: chunk(n++ % 2 === 0 ? 'chatcmpl-273' : '') }));
+  const ids = new Set<string>();
+  for (let i = 0; i < 4; i++) ids.add((await anthropic.messages.stream({ model: 'x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).finalMessage()).id);
+  t.equal(ids.size, 4);
+  for (const id of ids) t.match(id, /^msg_[0-9a-f]{32}$/);
+});
+
+t.test('parallel calls sent all at index 0 with distinct ids (Ollama /v1, SGLang) stay separate calls', async (t) => {
+  const call = (id: string, name: string, args: string) => `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"${id}","type":"function","function":{"name":"${name}","arguments":${JSON.stringify(args)}}}]},"finish_reason":null}]}\n\n`;
+  const body = call('call_aaa', 'Read', '{"file":"hello.py"}') + call('call_bbb', 'Read', '{"file":"world.py"}') + 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}\n\ndata: [DONE]\n\n';
+  const { anthropic } = await setup(t, () => ({ headers: { 'content-type': 'text/event-stream' }, body, chunking: 'events' }));
+  const message = await anthropic.messages.stream({ model: 'x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+  t.match(message.content, [{ type: 'tool_use', id: 'call_aaa', input: { file: 'hello.py' } }, { type: 'tool_use', id: 'call_bbb', input: { file: 'world.py' } }]);
+});
+
+t.test('an Anthropic client gets content blocks one after another, never overlapping', async (t) => {
+  const { url } = await setup(t, () => fixtureReply('providers/openai/stream-parallel-tool-calls.sse', { chunking: 'events' }));
+  const res = await request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'x', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+  const events = [...(await res.body.text()).matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]) as { type: string; index?: number });
+  let open: number | undefined;
+  for (const e of events) {
+    if (e.type === 'content_block_start') {
+      t.equal(open, undefined, `block ${e.index} starts while block ${open} is open`);
+      open = e.index;
+    } else if (e.type === 'content_block_delta') t.equal(e.index, open);
+    else if (e.type === 'content_block_stop') open = undefined;
+  }
+});
+
+t.test("a model's max_output_tokens lowers what the client asked for, and says so", async (t) => {
+  const upstream = await mockUpstream(() => fixtureReply('providers/openai/chat-completion-ratelimit-headers.json'));
+  t.teardown(() => upstream.close());
+  const { url } = await startTestRouter(t, `providers:\n  up:\n    use: openai\n    base_url: ${upstream.url}/v1\n    models: [{ name: small, max_output_tokens: 8192, thinking: false }]\n`);
+  for (const body of [
+    { path: '/v1/messages', json: { model: 'up/small', max_tokens: 128000, thinking: { type: 'enabled', budget_tokens: 31999 }, messages: [{ role: 'user', content: 'hi' }] } },
+    { path: '/v1/chat/completions', json: { model: 'up/small', max_tokens: 128000, messages: [{ role: 'user', content: 'hi' }] } },
+  ]) {
+    const res = await request(`${url}${body.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body.json) });
+    t.equal(res.statusCode, 200);
+    t.match(res.headers['x-router-dropped'], /max_tokens/);
+    await res.body.dump();
+  }
+  t.equal(upstream.requests[0].json.max_tokens, 8192);
+  t.notOk('reasoning_effort' in upstream.requests[0].json || 'thinking' in upstream.requests[0].json);
+  t.equal(upstream.requests[1].json.max_tokens, 8192, 'also for a passthrough client, whose body is rebuilt');
 });

@@ -44,7 +44,7 @@ export function buildAnthropicRequest(request: CanonicalRequest, options: Anthro
     const disable = choice.type !== 'none' && choice.disableParallel ? { disable_parallel_tool_use: true } : {};
     body.tool_choice = choice.type === 'tool' ? { type: 'tool', name: choice.name, ...disable } : { type: choice.type, ...disable };
   }
-  const thinking = request.thinking;
+  const thinking = thinkingAnthropicCanTake(request, maxTokens, messages, options);
   if (thinking && thinking.type !== 'disabled') {
     if (thinking.type === 'adaptive' && options.source === 'anthropic') body.thinking = { type: 'adaptive' };
     else if (thinking.type === 'enabled' || thinking.effort) {
@@ -77,6 +77,27 @@ export function buildAnthropicRequest(request: CanonicalRequest, options: Anthro
   return body;
 }
 
+/**
+ * Thinking Anthropic would accept, or none. With thinking on, Anthropic requires the last assistant
+ * turn, when it called tools, to start with its signed thinking block, which a client of another
+ * dialect cannot have kept; and the thinking budget (at least 1024) must stay below max_tokens.
+ * Rather than a certain 400, the request goes without thinking, reported as `thinking`.
+ */
+function thinkingAnthropicCanTake(request: CanonicalRequest, maxTokens: number, messages: Json[], options: AnthropicBuildOptions): CanonicalRequest['thinking'] {
+  const thinking = request.thinking;
+  if (!thinking || thinking.type === 'disabled' || options.source === 'anthropic') return thinking;
+  if (thinking.type === 'adaptive' && !thinking.effort) return thinking;
+  const lastAssistant = [...messages].reverse().find((m) => m.role === 'assistant');
+  const blocks = (lastAssistant?.content ?? []) as Json[];
+  const calledTools = blocks.some((b) => b.type === 'tool_use');
+  const startsSigned = blocks[0]?.type === 'thinking' || blocks[0]?.type === 'redacted_thinking';
+  if ((calledTools && !startsSigned) || maxTokens <= 1024) {
+    options.dropped('thinking');
+    return undefined;
+  }
+  return thinking;
+}
+
 function appendMessage(out: Json[], message: Message, options: AnthropicBuildOptions): void {
   if (message.role === 'system' && options.source !== 'anthropic') {
     options.dropped('system_message.position');
@@ -86,13 +107,13 @@ function appendMessage(out: Json[], message: Message, options: AnthropicBuildOpt
   }
   const content: Json[] = [];
   for (const part of message.content) {
+    // Anthropic refuses empty text blocks ("text content blocks must be non-empty").
+    if (part.type === 'text' && part.text === '' && options.source !== 'anthropic') continue;
     const block = renderPart(part, options);
     if (block) content.push(block);
   }
-  if (content.length === 0) {
-    if (message.role === 'assistant') return; // an assistant turn reduced to nothing (only dropped thinking)
-    content.push({ type: 'text', text: '' });
-  }
+  // A turn reduced to nothing (only dropped parts) is left out rather than sent empty.
+  if (content.length === 0) return;
   out.push({ role: message.role, content });
 }
 

@@ -9,7 +9,7 @@ export const anthropicCodec: DialectCodec<AnthropicBuildOptions> = {
   dialect: 'anthropic',
   framing: 'sse',
   parseRequest: parseAnthropicRequest,
-  renderMessage: (message) => renderAnthropicMessage(message),
+  renderMessage: (message, _request, _body, requestId) => renderAnthropicMessage(message, requestId),
   createStreamWriter: (_request, _body, requestId) => createAnthropicStreamWriter(requestId),
   renderError: renderAnthropicError,
   buildRequest: buildAnthropicRequest,

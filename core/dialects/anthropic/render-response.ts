@@ -8,9 +8,18 @@ import { encodeSse } from '../../sse.ts';
 import type { StreamWriter } from '../codec.ts';
 import { toClientReasoningSignature, toClientToolId } from '../carry.ts';
 
-export function renderAnthropicMessage(message: CanonicalResponse): Record<string, unknown> {
+/**
+ * The id an Anthropic client gets. Claude Code treats assistant messages that share an id as one
+ * message (even apart), so a translated answer always gets the router's own unique id: upstream ids
+ * repeat (Ollama's chatcmpl-0…998) or are missing. Passthrough answers keep Anthropic's.
+ */
+export function anthropicMessageId(upstreamId: string, requestId: string | undefined): string {
+  return requestId ? `msg_${requestId.startsWith('req_') ? requestId.slice(4) : requestId}` : upstreamId;
+}
+
+export function renderAnthropicMessage(message: CanonicalResponse, requestId?: string): Record<string, unknown> {
   return {
-    id: message.id,
+    id: anthropicMessageId(message.id, requestId),
     type: 'message',
     role: 'assistant',
     model: message.model,
@@ -83,7 +92,7 @@ export function createAnthropicStreamWriter(requestId?: string): StreamWriter {
   const ensureStarted = (): string => {
     if (started) return '';
     started = true;
-    return frame('message_start', { type: 'message_start', message: emptyMessage('', '', {}) });
+    return frame('message_start', { type: 'message_start', message: emptyMessage(anthropicMessageId('', requestId), '', {}) });
   };
   const blockIndex = (canonical: number): number => {
     let index = indexes.get(canonical);
@@ -128,7 +137,7 @@ export function createAnthropicStreamWriter(requestId?: string): StreamWriter {
         case 'start':
           if (started) return '';
           started = true;
-          return frame('message_start', { type: 'message_start', message: emptyMessage(event.id, event.model, event.usage ?? {}) });
+          return frame('message_start', { type: 'message_start', message: emptyMessage(anthropicMessageId(event.id, requestId), event.model, event.usage ?? {}) });
         case 'part_start': {
           const part = event.part;
           if (part.type === 'opaque') {

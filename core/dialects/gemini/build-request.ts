@@ -38,6 +38,8 @@ export interface GeminiBuildOptions extends BuildOptions {
   schemaMode?: 'clean' | 'json_schema';
   /** Sign unsigned function-call turns with Gemini's documented sentinel (default true). */
   signatureFallback?: boolean;
+  /** The largest thinking budget sent (default 24576, what Gemini 2.5 Flash accepts). */
+  maxThinkingBudget?: number;
 }
 
 interface Content {
@@ -109,11 +111,20 @@ function generationConfigOf(request: CanonicalRequest, options: GeminiBuildOptio
   if (request.temperature !== undefined) generation.temperature = request.temperature;
   if (request.topP !== undefined) generation.topP = request.topP;
   if (request.topK !== undefined) generation.topK = request.topK;
-  if (request.stop && request.stop.length > 0) generation.stopSequences = request.stop;
+  if (request.stop && request.stop.length > 0) {
+    // Gemini takes at most five stop sequences.
+    generation.stopSequences = request.stop.slice(0, 5);
+    if (request.stop.length > 5) options.dropped('stop_sequences');
+  }
   const thinking = request.thinking;
   if (thinking && thinking.type !== 'disabled') {
     const config: Json = { includeThoughts: true };
-    if (thinking.type === 'enabled' && thinking.budgetTokens !== undefined) config.thinkingBudget = thinking.budgetTokens;
+    if (thinking.type === 'enabled' && thinking.budgetTokens !== undefined) {
+      // Claude Code asks for 31999; Gemini 2.5 Flash accepts at most 24576 (Pro 32768).
+      const limit = options.maxThinkingBudget ?? 24576;
+      config.thinkingBudget = Math.min(thinking.budgetTokens, limit);
+      if (thinking.budgetTokens > limit) options.dropped('thinking.budget_tokens');
+    }
     // Only a Gemini client's own thinkingLevel is known to suit the model it asked for.
     if (thinking.effort && options.source === 'gemini') config.thinkingLevel = thinking.effort;
     generation.thinkingConfig = config;

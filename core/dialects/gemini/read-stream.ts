@@ -43,7 +43,8 @@ export function createGeminiStreamReader(): StreamReader {
   let call: StreamingCall | undefined;
   const closeCall = (out: StreamEvent[]) => {
     if (!call) return;
-    out.push({ type: 'tool_input_delta', index: call.index, json: JSON.stringify(call.args) }, { type: 'part_stop', index: call.index });
+    out.push({ type: 'tool_input_delta', index: call.index, json: JSON.stringify(call.args) });
+    parts.close(out);
     call = undefined;
   };
   const fail = (out: StreamEvent[], message: string, kind = 'api_error', status?: number) => {
@@ -75,8 +76,8 @@ export function createGeminiStreamReader(): StreamReader {
       const opaque = opaquePartOf(part);
       if (!opaque) return;
       closeCall(out);
-      const index = parts.open(out, { type: 'opaque', dialect: 'gemini', name: opaque.name, raw: opaque.raw });
-      out.push({ type: 'part_stop', index });
+      parts.open(out, { type: 'opaque', dialect: 'gemini', name: opaque.name, raw: opaque.raw });
+      parts.close(out);
       return;
     }
     if (part.thought === true) {

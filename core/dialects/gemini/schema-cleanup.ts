@@ -83,6 +83,8 @@ function clean(node: Json, defs: Json, refs: string[]): Json {
     if (out.properties) out.type = 'object';
     else if (out.items) out.type = 'array';
   }
+  // Gemini rejects an array schema without `items` (common in MCP tools): any item will do.
+  if (out.type === 'array' && !isObject(out.items)) out.items = {};
   if (nullable) out.nullable = true;
   else delete out.nullable;
   return out;

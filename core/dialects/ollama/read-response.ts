@@ -102,7 +102,7 @@ export function createOllamaStreamReader(): StreamReader {
           toolCalls++;
           const index = parts.open(out, { type: 'tool_call', id: call.id, name: call.name });
           out.push({ type: 'tool_input_delta', index, json: JSON.stringify(call.input) });
-          out.push({ type: 'part_stop', index });
+          parts.close(out);
         }
       }
       if (line.done === true) {

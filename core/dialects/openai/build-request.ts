@@ -8,7 +8,7 @@
  * A reasoning signature from another provider (Anthropic, Gemini) cannot go anywhere: reported.
  */
 import { createHash } from 'node:crypto';
-import type { CacheControl, CanonicalRequest, Message, Part, ReasoningPart, TextPart } from '../../canonical.ts';
+import type { CacheControl, CanonicalRequest, Message, Part, ReasoningPart, TextPart, ToolCallPart } from '../../canonical.ts';
 import type { BuildOptions } from '../codec.ts';
 import type { Json } from '../shape.ts';
 import { defaultFlavor, type OpenAIFlavor } from './flavor.ts';
@@ -51,7 +51,11 @@ export function buildOpenAIRequest(request: CanonicalRequest, options: OpenAIBui
   if (request.temperature !== undefined) body.temperature = request.temperature;
   if (request.topP !== undefined) body.top_p = request.topP;
   if (request.topK !== undefined) c.dropped('top_k');
-  if (request.stop && request.stop.length > 0) body.stop = request.stop;
+  if (request.stop && request.stop.length > 0) {
+    // Chat Completions takes at most four stop sequences.
+    body.stop = request.stop.slice(0, 4);
+    if (request.stop.length > 4) c.dropped('stop_sequences');
+  }
   applyThinking(body, request, c);
   if (request.user !== undefined) {
     if (c.source === 'openai') body.user = request.user;
@@ -100,7 +104,7 @@ function appendMessage(out: Json[], message: Message, c: Context): void {
     const toolCalls: Json[] = [];
     for (const part of message.content) {
       if (part.type === 'text') text += part.text;
-      else if (part.type === 'tool_call') toolCalls.push({ id: toolId(part.id, c), type: 'function', function: { name: part.name, arguments: JSON.stringify(part.input ?? {}) } });
+      else if (part.type === 'tool_call') toolCalls.push(toolCall(part, c));
       else if (part.type === 'reasoning') reasoning = (reasoning ?? '') + reasoningText(part, c);
       else reportDrop(part, c);
     }
@@ -149,8 +153,17 @@ function textPart(part: TextPart, c: Context): Json {
 }
 
 function reasoningText(part: ReasoningPart, c: Context): string {
-  if (part.signature && part.origin !== 'openai') c.dropped('thinking.signature');
+  if ((part.signature && part.origin !== 'openai') || part.redacted !== undefined) c.dropped('thinking.signature');
   return part.text;
+}
+
+function toolCall(part: ToolCallPart, c: Context): Json {
+  const call: Json = { id: toolId(part.id, c), type: 'function', function: { name: part.name, arguments: JSON.stringify(part.input ?? {}) } };
+  if (part.signature) {
+    if (c.f.thoughtSignatures && part.origin === 'openai') call.extra_content = { google: { thought_signature: part.signature } };
+    else c.dropped('thinking.signature');
+  }
+  return call;
 }
 
 function reportDrop(part: Part, c: Context): void {

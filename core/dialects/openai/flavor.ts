@@ -27,6 +27,11 @@ export interface OpenAIFlavor {
   toolIds: 'any' | 'alnum9';
   /** Split a leading `<think>…</think>` out of the content into reasoning (vLLM, llama.cpp, LM Studio). */
   thinkTags: boolean;
+  /**
+   * Send function-call thought signatures back as `extra_content.google.thought_signature`
+   * (Gemini's OpenAI-compatible endpoint; Gemini 3 rejects tool turns without them).
+   */
+  thoughtSignatures: boolean;
 }
 
 export const defaultFlavor: OpenAIFlavor = {
@@ -38,9 +43,10 @@ export const defaultFlavor: OpenAIFlavor = {
   cacheControl: false,
   toolIds: 'any',
   thinkTags: true,
+  thoughtSignatures: false,
 };
 
-export const vendors = ['generic', 'openai', 'deepseek', 'openrouter', 'groq', 'xai', 'mistral', 'together', 'vllm', 'lmstudio', 'llamacpp', 'ollama'] as const;
+export const vendors = ['generic', 'openai', 'deepseek', 'openrouter', 'groq', 'xai', 'mistral', 'gemini', 'together', 'vllm', 'lmstudio', 'llamacpp', 'ollama'] as const;
 export type Vendor = (typeof vendors)[number];
 
 export const vendorFlavors: Record<Vendor, Partial<OpenAIFlavor>> = {
@@ -51,6 +57,7 @@ export const vendorFlavors: Record<Vendor, Partial<OpenAIFlavor>> = {
   groq: { maxTokensField: 'max_completion_tokens', reasoningField: 'reasoning' },
   xai: {},
   mistral: { toolIds: 'alnum9' },
+  gemini: { thoughtSignatures: true, reasoningParam: 'reasoning_effort' },
   together: {},
   vllm: {},
   lmstudio: {},

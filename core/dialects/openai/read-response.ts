@@ -30,10 +30,12 @@ export function parseOpenAIResponse(body: Json, options: OpenAIReadOptions = {})
   if (text !== '') content.push({ type: 'text', text });
   if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
   if (Array.isArray(message.tool_calls)) {
+    const messageSignature = thoughtSignatureOf(message);
     message.tool_calls.forEach((call, i) => {
       if (!isObject(call) || !isObject(call.function)) return;
       const args = typeof call.function.arguments === 'string' ? call.function.arguments : JSON.stringify(call.function.arguments ?? {});
-      content.push({ type: 'tool_call', id: toolCallId(call.id, i), name: String(call.function.name ?? ''), input: parseToolArguments(args) });
+      const signature = thoughtSignatureOf(call) ?? (i === 0 ? messageSignature : undefined);
+      content.push({ type: 'tool_call', id: toolCallId(call.id, i), name: String(call.function.name ?? ''), input: parseToolArguments(args), ...(signature ? { signature, origin: 'openai' } : {}) });
     });
   }
   let stopReason = stopReasonOf(choice.finish_reason);
@@ -86,6 +88,17 @@ function reasoningOf(delta: Json): string | undefined {
   return undefined;
 }
 
+/**
+ * Gemini's OpenAI-compatible endpoint returns a thought signature with function calls, on the
+ * call (`extra_content.google.thought_signature`) or, in older versions, on the message; it must
+ * go back with the call (see the `thoughtSignatures` flavor switch in flavor.ts).
+ */
+function thoughtSignatureOf(value: Json): string | undefined {
+  const google = isObject(value.extra_content) && isObject(value.extra_content.google) ? value.extra_content.google : undefined;
+  const signature = google?.thought_signature ?? value.thought_signature;
+  return typeof signature === 'string' && signature !== '' ? signature : undefined;
+}
+
 /** Some servers send tool calls without ids (or with ""); clients need one to answer the call. */
 function toolCallId(id: unknown, index: number): string {
   return typeof id === 'string' && id !== '' ? id : `call_rk_${index}_${Math.random().toString(36).slice(2, 10)}`;
@@ -106,8 +119,9 @@ export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenA
   let usage: Usage | undefined;
   /** Text and reasoning runs; tool calls stay open (by their own index) until the answer ends. */
   const parts = new PartTracker('openai');
-  const tools = new Map<number, number>();
-  const openTools: number[] = [];
+  /** Tool calls by their position in the stream, with their id as first seen. */
+  const tools = new Map<number, { index: number; id: string | undefined }>();
+  let messageSignature: string | undefined;
   const emit = (pieces: Piece[], out: StreamEvent[]) => {
     for (const piece of pieces) {
       if (piece.kind === 'reasoning') out.push({ type: 'reasoning_delta', index: parts.ensure('reasoning', out), text: piece.text });
@@ -119,7 +133,6 @@ export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenA
     if (splitter) emit(splitter.end(), out);
     done = true;
     parts.close(out);
-    for (const index of openTools) out.push({ type: 'part_stop', index });
     out.push({ type: 'finish', stopReason: stopReason ?? 'end_turn', stopSequence: null, usage: usage ?? { inputTokens: 0, outputTokens: 0 } });
   };
 
@@ -153,6 +166,7 @@ export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenA
       const choice = Array.isArray(chunk.choices) && isObject(chunk.choices[0]) ? chunk.choices[0] : undefined;
       if (!choice) return out;
       const delta = isObject(choice.delta) ? choice.delta : {};
+      messageSignature ??= thoughtSignatureOf(delta);
       const reasoning = reasoningOf(delta);
       if (reasoning) out.push({ type: 'reasoning_delta', index: parts.ensure('reasoning', out), text: reasoning });
       if (typeof delta.content === 'string' && delta.content !== '') emit(splitter ? splitter.push(delta.content) : [{ kind: 'text', text: delta.content }], out);
@@ -163,17 +177,19 @@ export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenA
       if (Array.isArray(delta.tool_calls)) {
         for (const call of delta.tool_calls) {
           if (!isObject(call)) continue;
-          const key = typeof call.index === 'number' ? call.index : tools.size;
+          const position = typeof call.index === 'number' ? call.index : tools.size;
           const fn = isObject(call.function) ? call.function : {};
-          let index = tools.get(key);
-          if (index === undefined) {
+          const id = typeof call.id === 'string' && call.id !== '' ? call.id : undefined;
+          let held = tools.get(position);
+          // Some servers (Ollama's /v1, SGLang) send every parallel call at index 0: a new id is a new call.
+          if (!held || (id !== undefined && held.id !== undefined && id !== held.id)) {
             if (splitter) emit(splitter.flush(), out);
-            index = parts.open(out, { type: 'tool_call', id: toolCallId(call.id, key), name: String(fn.name ?? '') });
-            tools.set(key, index);
-            openTools.push(index);
+            const signature = thoughtSignatureOf(call) ?? (tools.size === 0 ? messageSignature : undefined);
+            held = { index: parts.open(out, { type: 'tool_call', id: toolCallId(id, position), name: String(fn.name ?? ''), ...(signature ? { signature, origin: 'openai' } : {}) }), id };
+            tools.set(position, held);
           }
           const args = typeof fn.arguments === 'string' ? fn.arguments : fn.arguments !== undefined ? JSON.stringify(fn.arguments) : '';
-          if (args !== '') out.push({ type: 'tool_input_delta', index, json: args });
+          if (args !== '') out.push({ type: 'tool_input_delta', index: held.index, json: args });
         }
       }
       if (typeof choice.finish_reason === 'string' && choice.finish_reason !== '') {

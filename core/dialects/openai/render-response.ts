@@ -10,7 +10,7 @@ import type { StreamWriter } from '../codec.ts';
 import { toClientToolId } from '../carry.ts';
 import { isObject, type Json } from '../shape.ts';
 
-export function renderOpenAIMessage(message: CanonicalResponse): Json {
+export function renderOpenAIMessage(message: CanonicalResponse, requestId?: string): Json {
   let text: string | null = null;
   let reasoning: string | undefined;
   const toolCalls: Json[] = [];
@@ -26,7 +26,7 @@ export function renderOpenAIMessage(message: CanonicalResponse): Json {
   if (toolCalls.length > 0) reply.tool_calls = toolCalls;
   if (message.stopReason === 'refusal' && text !== null) reply.refusal = null;
   return {
-    id: message.id,
+    id: message.id || completionId(requestId),
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: message.model,
@@ -77,7 +77,12 @@ export function renderOpenAIError(err: RouterError, requestId: string): Json {
   return { error: { message: publicMessage(err), type: errorTypes[err.kind] ?? 'api_error', param: null, code: err.code, request_id: requestId } };
 }
 
-export function createOpenAIStreamWriter(body: Json): StreamWriter {
+/** An id for answers whose upstream sent none. */
+function completionId(requestId: string | undefined): string {
+  return `chatcmpl-${(requestId ?? '').replace(/^req_/, '') || Date.now().toString(36)}`;
+}
+
+export function createOpenAIStreamWriter(body: Json, requestId?: string): StreamWriter {
   const includeUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
   let id = '';
   let model = '';
@@ -85,6 +90,8 @@ export function createOpenAIStreamWriter(body: Json): StreamWriter {
   let started = false;
   let finished = false;
   const toolIndexes = new Map<number, number>();
+  /** Tool calls that have received argument text; one that ends with none gets `{}` (as OpenAI sends). */
+  const withArguments = new Set<number>();
 
   const chunk = (delta: Json, finishReason: string | null = null): string =>
     encodeSse(JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] }));
@@ -99,7 +106,7 @@ export function createOpenAIStreamWriter(body: Json): StreamWriter {
       if (finished) return '';
       switch (event.type) {
         case 'start':
-          id = event.id;
+          id = event.id || completionId(requestId);
           model = event.model;
           return ensureStarted();
         case 'part_start':
@@ -112,10 +119,17 @@ export function createOpenAIStreamWriter(body: Json): StreamWriter {
           return ensureStarted() + chunk({ reasoning_content: event.text });
         case 'tool_input_delta': {
           const index = toolIndexes.get(event.index);
-          return index === undefined ? '' : chunk({ tool_calls: [{ index, function: { arguments: event.json } }] });
+          if (index === undefined || event.json === '') return '';
+          withArguments.add(event.index);
+          return chunk({ tool_calls: [{ index, function: { arguments: event.json } }] });
+        }
+        case 'part_stop': {
+          const index = toolIndexes.get(event.index);
+          if (index === undefined || withArguments.has(event.index)) return '';
+          withArguments.add(event.index);
+          return chunk({ tool_calls: [{ index, function: { arguments: '{}' } }] });
         }
         case 'signature_delta':
-        case 'part_stop':
           return '';
         case 'finish': {
           finished = true;

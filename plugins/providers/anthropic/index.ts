@@ -11,6 +11,7 @@
  *       models: [claude-sonnet-4-5, claude-haiku-4-5]
  */
 import {
+  carriesRouterMarkers,
   anthropicCodec,
   callProvider,
   connectionOptionsSchema,
@@ -87,7 +88,7 @@ export default definePlugin<AnthropicOptions, ProviderInstance>({
 
       invoke(ctx, call) {
         const headers = headersFor(ctx);
-        if (ctx.dialect === 'anthropic' && options.passthrough && !ctx.rawStale) {
+        if (ctx.dialect === 'anthropic' && options.passthrough && !ctx.rawStale && !carriesRouterMarkers(ctx.raw.body)) {
           const body = ctx.raw.json.model === call.model ? ctx.raw.body : replaceTopLevelString(ctx.raw.body, 'model', call.model);
           if (body) return passthrough({ http, provider: scope.name, path: '/v1/messages', headers, body, dialect: 'anthropic', signal: ctx.signal });
         }

@@ -31,6 +31,7 @@ interface GeminiOptions extends ConnectionOptions {
   keys?: string[];
   schema_mode: 'clean' | 'json_schema';
   signature_fallback: boolean;
+  max_thinking_budget: number;
 }
 
 export default definePlugin<GeminiOptions, ProviderInstance>({
@@ -47,6 +48,7 @@ export default definePlugin<GeminiOptions, ProviderInstance>({
       keys: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
       schema_mode: { enum: ['clean', 'json_schema'], default: 'clean' },
       signature_fallback: { type: 'boolean', default: true },
+      max_thinking_budget: { type: 'integer', minimum: 0, default: 24576 },
       ...connectionOptionsSchema,
     },
   },
@@ -67,6 +69,7 @@ export default definePlugin<GeminiOptions, ProviderInstance>({
           dropped: (feature) => ctx.dropped(feature),
           schemaMode: options.schema_mode,
           signatureFallback: options.signature_fallback,
+          maxThinkingBudget: options.max_thinking_budget,
         });
         const stream = ctx.request.stream;
         const path = `/models/${encodeURIComponent(call.model)}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;

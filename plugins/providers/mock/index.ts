@@ -14,6 +14,7 @@
  * The answer is deterministic: it names the model and quotes the start of the last user message.
  * `max_tokens` and stop sequences cut it the way a real model's would.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   definePlugin,
@@ -55,13 +56,12 @@ export default definePlugin<MockOptions, ProviderInstance>({
   create(options) {
     const latency = parseDuration(options.latency);
     const chunkDelay = parseDuration(options.chunk_delay);
-    let counter = 0;
 
     return {
       async invoke(ctx, call) {
         const request = ctx.request;
         const answer = shape(options.reply ?? defaultReply(request, call.model), request);
-        const id = `msg_mock_${(++counter).toString(36).padStart(6, '0')}`;
+        const id = `msg_mock_${randomBytes(8).toString('hex')}`;
         const usage = { inputTokens: estimateTokens(request), outputTokens: answer.outputTokens };
         if (latency > 0) await sleep(latency, undefined, { signal: ctx.signal });
         if (!request.stream) {

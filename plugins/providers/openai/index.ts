@@ -14,6 +14,7 @@
  *       models: [deepseek-chat, deepseek-reasoner]
  */
 import {
+  carriesRouterMarkers,
   callProvider,
   connectionOptionsSchema,
   definePlugin,
@@ -45,6 +46,7 @@ interface OpenAIOptions extends ConnectionOptions {
   cache_control?: boolean;
   tool_ids?: OpenAIFlavor['toolIds'];
   think_tags?: boolean;
+  thought_signatures?: boolean;
 }
 
 export default definePlugin<OpenAIOptions, ProviderInstance>({
@@ -71,6 +73,7 @@ export default definePlugin<OpenAIOptions, ProviderInstance>({
       cache_control: { type: 'boolean' },
       tool_ids: { enum: ['any', 'alnum9'] },
       think_tags: { type: 'boolean' },
+      thought_signatures: { type: 'boolean' },
       ...connectionOptionsSchema,
     },
   },
@@ -85,6 +88,7 @@ export default definePlugin<OpenAIOptions, ProviderInstance>({
     if (options.cache_control !== undefined) overrides.cacheControl = options.cache_control;
     if (options.tool_ids !== undefined) overrides.toolIds = options.tool_ids;
     if (options.think_tags !== undefined) overrides.thinkTags = options.think_tags;
+    if (options.thought_signatures !== undefined) overrides.thoughtSignatures = options.thought_signatures;
     const flavor = openaiFlavorFor(options.vendor, overrides);
     const readOptions = { thinkTags: flavor.thinkTags };
     let http: UpstreamClient;
@@ -101,7 +105,7 @@ export default definePlugin<OpenAIOptions, ProviderInstance>({
           ...options.headers,
         };
         if (keys.length > 0) headers.authorization = `Bearer ${keys[0]}`;
-        if (ctx.dialect === 'openai' && options.passthrough && !ctx.rawStale) {
+        if (ctx.dialect === 'openai' && options.passthrough && !ctx.rawStale && !carriesRouterMarkers(ctx.raw.body)) {
           const body = ctx.raw.json.model === call.model ? ctx.raw.body : replaceTopLevelString(ctx.raw.body, 'model', call.model);
           if (body) return passthrough({ http, provider: scope.name, path: '/chat/completions', headers, body, dialect: 'openai', signal: ctx.signal });
         }

@@ -148,12 +148,13 @@ t.test('a thoughtSignature on plain answer text is dropped, the text kept', asyn
 });
 
 t.test('an error body is thrown as a catalog error that keeps its status and meaning', async (t) => {
+  // A refused key is the router's own credential failure: a 502 for the client (see errors.md).
   const cases = [
-    ['error-400-api-key-invalid-on-stream.json', 400, 'invalid_request', 'API key not valid. Please pass a valid API key.'],
-    ['error-429-resource-exhausted.json', 429, 'rate_limit', 'Resource exhausted. Please try again later.'],
-    ['error-429-retry-info.json', 429, 'rate_limit', 'You exceeded your current quota, please check your plan.'],
+    ['error-400-api-key-invalid-on-stream.json', 400, 502, 'api_error', 'API key not valid. Please pass a valid API key.'],
+    ['error-429-resource-exhausted.json', 429, 429, 'rate_limit', 'Resource exhausted. Please try again later.'],
+    ['error-429-retry-info.json', 429, 429, 'rate_limit', 'You exceeded your current quota, please check your plan.'],
   ] as const;
-  for (const [name, status, kind, message] of cases) {
+  for (const [name, upstream, status, kind, message] of cases) {
     let thrown: unknown;
     try {
       geminiCodec.parseMessage(fixtureJson(dir + name));
@@ -161,7 +162,7 @@ t.test('an error body is thrown as a catalog error that keeps its status and mea
       thrown = err;
     }
     t.ok(isRouterError(thrown), name);
-    t.match(thrown, { status, kind, message: new RegExp(`gemini answered ${status}: ${message.replace(/[.]/g, '\\.')}`) }, name);
+    t.match(thrown, { status, kind, message: new RegExp(`gemini answered ${upstream}: ${message.replace(/[.]/g, '\\.')}`) }, name);
   }
 });
 

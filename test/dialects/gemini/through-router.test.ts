@@ -179,11 +179,11 @@ t.test('an upstream 429 before the stream reaches the Anthropic client as a 429 
   t.ok(openaiErr instanceof OpenAI.RateLimitError);
 });
 
-t.test('a 400 answered to a streaming call as plain JSON is a 400 with the key error message', async (t) => {
+t.test("a refused key answered to a streaming call as plain JSON is the router's failure (502), with Google's message", async (t) => {
   const { url } = await setup(t, () => fixtureReply(dir + 'error-400-api-key-invalid-on-stream.json'));
   const res = await request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'x', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
-  t.equal(res.statusCode, 400);
-  t.match(await res.body.json(), { type: 'error', error: { type: 'invalid_request_error', message: /gem answered 400: API key not valid/ } });
+  t.equal(res.statusCode, 502);
+  t.match(await res.body.json(), { type: 'error', error: { type: 'api_error', message: /gem answered 400: API key not valid/ } });
 });
 
 t.test('an error chunk in the middle of the stream reaches the Anthropic client as an error event', async (t) => {
@@ -223,3 +223,19 @@ function ssePayloads(text: string): any[] {
   const sse = new SseReader();
   return [...sse.push(text), ...sse.end()].map((ev) => JSON.parse(ev.data));
 }
+
+t.test("Google's RetryInfo becomes retry-after, and a refused key is the router's problem (502)", async (t) => {
+  const { fixtureReply } = await import('../../helpers/fixtures.ts');
+  const { mockUpstream } = await import('../../helpers/mock-upstream.ts');
+  const { startTestRouter } = await import('../../helpers/router.ts');
+  const { request } = await import('undici');
+  for (const [fixture, status, retryAfter] of [['error-429-retry-info.json', 429, '35'], ['error-400-api-key-invalid-on-stream.json', 502, undefined]] as const) {
+    const upstream = await mockUpstream(() => fixtureReply(`providers/gemini/${fixture}`, { status: fixture.includes('429') ? 429 : 400 }));
+    t.teardown(() => upstream.close());
+    const { url } = await startTestRouter(t, `providers:\n  g:\n    use: gemini\n    base_url: ${upstream.url}/v1beta\n    models: [m]\n`);
+    const res = await request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'g/m', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }) });
+    t.equal(res.statusCode, status, fixture);
+    t.equal(res.headers['retry-after'], retryAfter);
+    await res.body.dump();
+  }
+});
