@@ -110,11 +110,13 @@ export function parseToolArguments(json: string): unknown {
 }
 
 /**
- * Waits until a stream has produced something beyond its `start`, so that a failure before any
- * content (an upstream's immediate `overloaded_error`, say) is thrown to the pipeline, where
- * retries and fallbacks can still act, instead of surfacing mid-stream to the client.
+ * Waits for a stream's first event, so that an upstream failing at once is thrown to the pipeline
+ * (where retries and fallbacks can still act) instead of surfacing mid-stream to the client. With
+ * `untilContent`, it waits past `start` for the first content too: an Anthropic upstream can send
+ * `message_start` and then `overloaded_error`. Other dialects report such failures first (OpenAI's
+ * error chunk) or send content with their first chunk, so waiting would only delay the first byte.
  */
-export async function beginStream(provider: string, events: AsyncIterable<StreamEvent>): Promise<AsyncIterable<StreamEvent>> {
+export async function beginStream(provider: string, events: AsyncIterable<StreamEvent>, options: { untilContent?: boolean } = {}): Promise<AsyncIterable<StreamEvent>> {
   const iterator = events[Symbol.asyncIterator]();
   const held: StreamEvent[] = [];
   for (;;) {
@@ -128,20 +130,19 @@ export async function beginStream(provider: string, events: AsyncIterable<Stream
       throw streamErrorToRouterError(provider, step.value.error);
     }
     held.push(step.value);
-    if (step.value.type !== 'start') break;
+    if (step.value.type !== 'start' || !options.untilContent) break;
   }
-  return (async function* resumed() {
-    try {
-      yield* held;
-      for (;;) {
-        const step = await iterator.next();
-        if (step.done) return;
-        yield step.value;
-      }
-    } finally {
-      await iterator.return?.();
-    }
-  })();
+  // The held events first, then the rest straight from the source iterator: no extra generator
+  // layer, which would cost a promise hop per event on the hottest path of a stream.
+  let next = 0;
+  return {
+    [Symbol.asyncIterator]() {
+      return {
+        next: () => (next < held.length ? Promise.resolve({ value: held[next++], done: false }) : iterator.next()),
+        return: async () => (await iterator.return?.(), { value: undefined, done: true }),
+      };
+    },
+  };
 }
 
 export function streamErrorToRouterError(provider: string, error: StreamError): RouterError {

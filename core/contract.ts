@@ -49,8 +49,18 @@ export interface RawRequest {
   headers: Record<string, string | string[] | undefined>;
   /** The body exactly as received. Passthrough providers forward it with only routed fields changed. */
   body: Buffer;
-  /** The body parsed once by the ingress; treat as read-only. */
-  json: Record<string, unknown>;
+  /**
+   * The whole body parsed, on first use (then kept); treat as read-only. Parsing a large agent
+   * request costs milliseconds: prefer `field()` when a top-level field or two will do.
+   */
+  readonly json: Record<string, unknown>;
+  /** One top-level field of the body, parsed on its own (the rest of the body is not parsed). */
+  field(name: string): unknown;
+  /**
+   * The body with one top-level string field set to `value`, for passthrough; undefined when the
+   * field is absent, not a string, or repeated (the body must then be rebuilt, not edited).
+   */
+  withString(name: string, value: string): Buffer | undefined;
 }
 
 /**
@@ -63,7 +73,16 @@ export interface RequestContext {
   readonly dialect: Dialect;
   /** The endpoint within that dialect: `messages`, `chat.completions`. */
   readonly endpoint: string;
-  /** The canonical request. Middleware may change it (the terminal reads it when the call is made). */
+  /** The model the client asked for (the body's `model`), read without parsing the rest. */
+  readonly model: string;
+  /** Whether the client asked for a streamed answer. */
+  readonly stream: boolean;
+  /**
+   * The canonical request, parsed from the body on first access (a malformed body throws a 400 in
+   * the client's dialect then). Middleware may change it; after a change a passthrough provider
+   * must not forward the raw body, so also set `rawStale`. Reading `model` or `stream` above, or
+   * `raw.field()`, costs nothing; this costs a full parse, which passthrough otherwise avoids.
+   */
   request: CanonicalRequest;
   readonly raw: RawRequest;
   /**

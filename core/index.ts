@@ -26,7 +26,7 @@ export { carriesRouterMarkers, fromClientReasoningSignature, fromClientToolId, t
 export { encodeNdjson, NdjsonReader, readNdjson } from './ndjson.ts';
 export { callProvider, type ProviderCallSpec } from './upstream/call-provider.ts';
 export { passthrough, type PassthroughSpec } from './upstream/passthrough.ts';
-export { replaceTopLevelString } from './dialects/raw-json.ts';
+export { RawJsonObject } from './dialects/raw-json.ts';
 export type { AnthropicBuildOptions } from './dialects/anthropic/build-request.ts';
 export { connectionOptionsSchema, upstreamFromOptions, type ConnectionOptions } from './upstream/connection-options.ts';
 export { kernelVersion } from './version.ts';

@@ -1,11 +1,19 @@
 /**
- * Edits one top-level string field of a JSON body in place of re-serialising it, for passthrough:
- * the client's bytes go upstream untouched except the routed field. Scans bytes (JSON's structural
- * characters are ASCII, so UTF-8 content can never be mistaken for them) and stops at the field,
- * which clients usually send first (`model`), so a 470 KB Claude Code body costs microseconds.
+ * A JSON request body read by its top-level fields, without parsing the whole of it.
  *
- *   replaceTopLevelString(body, 'model', 'deepseek-chat')  // → new Buffer, or undefined
+ * Routing needs a few small fields (`model`, `stream`, `max_tokens`, `thinking` …) while a coding
+ * agent's body is mostly conversation (a 470 KB Claude Code request is 95% `messages`). One pass
+ * over the bytes finds where each top-level value starts and ends; a field is decoded and parsed on
+ * its own when asked for; the whole body only when the full request is needed. The pass works on
+ * bytes (JSON's structural characters are ASCII, so UTF-8 content is never mistaken for them) and
+ * jumps over string contents with indexOf, so it costs a fraction of decoding and parsing.
+ *
+ *   const body = new RawJsonObject(bytes);      // throws RK_BAD_JSON for a non-object or cut body
+ *   body.field('model');                        // parses only that value
+ *   body.withString('model', 'deepseek-chat');  // a copy with one field changed, for passthrough
  */
+import { decodeText } from '../json-bytes.ts';
+import { routerError } from '../errors.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -16,38 +24,102 @@ const CLOSE_BRACKET = 0x5d;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 
-/**
- * A copy of `raw` with the top-level string field `key` set to `value`; undefined if the field is
- * absent, not a string, or present twice (JSON.parse keeps the last one, many servers too, so
- * editing one of two would let a client route by one model and be served by the other).
- */
-export function replaceTopLevelString(raw: Buffer, key: string, value: string): Buffer | undefined {
-  const wanted = Buffer.from(JSON.stringify(key));
-  // The key text occurs once in most bodies; only then is stopping at the first match safe.
-  const once = raw.indexOf(wanted, raw.indexOf(wanted) + 1) === -1;
-  let found: { start: number; end: number } | undefined;
-  let i = skipSpace(raw, 0);
-  if (raw[i] !== OPEN_BRACE) return undefined;
-  i = skipSpace(raw, i + 1);
-  while (i < raw.length && raw[i] === QUOTE) {
-    const keyEnd = skipString(raw, i);
-    const isWanted = keyEnd - i === wanted.length && raw.compare(wanted, 0, wanted.length, i, keyEnd) === 0;
-    i = skipSpace(raw, keyEnd);
-    if (raw[i] !== COLON) return undefined;
-    const valueStart = skipSpace(raw, i + 1);
-    const valueEnd = skipValue(raw, valueStart);
-    if (valueEnd < 0) return undefined;
-    if (isWanted) {
-      if (raw[valueStart] !== QUOTE || found) return undefined;
-      found = { start: valueStart, end: valueEnd };
-      if (once) break;
+interface Member {
+  start: number;
+  end: number;
+  /** A later member with the same name (JSON.parse keeps the last one). */
+  duplicated: boolean;
+}
+
+export class RawJsonObject {
+  readonly #members = new Map<string, Member>();
+  readonly #parsed = new Map<string, unknown>();
+
+  constructor(readonly bytes: Buffer) {
+    let i = skipSpace(bytes, 0);
+    if (bytes[i] !== OPEN_BRACE) throw badJson('expected a JSON object');
+    i = skipSpace(bytes, i + 1);
+    if (bytes[i] === CLOSE_BRACE) {
+      this.#end(i);
+      return;
     }
-    i = skipSpace(raw, valueEnd);
-    if (raw[i] !== COMMA) break;
-    i = skipSpace(raw, i + 1);
+    for (;;) {
+      if (bytes[i] !== QUOTE) throw badJson(`expected a field name at byte ${i}`);
+      const keyEnd = skipString(bytes, i);
+      if (keyEnd < 0) throw badJson('the body ends inside a string');
+      const key = JSON.parse(decodeText(bytes.subarray(i, keyEnd))) as string;
+      i = skipSpace(bytes, keyEnd);
+      if (bytes[i] !== COLON) throw badJson(`expected ':' at byte ${i}`);
+      const start = skipSpace(bytes, i + 1);
+      const end = skipValue(bytes, start);
+      if (end < 0) throw badJson('the body ends before the object does');
+      const earlier = this.#members.get(key);
+      this.#members.set(key, { start, end, duplicated: earlier !== undefined });
+      i = skipSpace(bytes, end);
+      if (bytes[i] === COMMA) {
+        i = skipSpace(bytes, i + 1);
+        continue;
+      }
+      if (bytes[i] === CLOSE_BRACE) {
+        this.#end(i);
+        return;
+      }
+      throw badJson(`expected ',' or '}' at byte ${i}`);
+    }
   }
-  if (!found) return undefined;
-  return Buffer.concat([raw.subarray(0, found.start), Buffer.from(JSON.stringify(value)), raw.subarray(found.end)]);
+
+  #end(close: number): void {
+    if (skipSpace(this.bytes, close + 1) !== this.bytes.length) throw badJson('unexpected content after the object');
+  }
+
+  has(name: string): boolean {
+    return this.#members.has(name);
+  }
+
+  /** The parsed value of one top-level field (the last one if it is repeated), or undefined. */
+  field(name: string): unknown {
+    if (this.#parsed.has(name)) return this.#parsed.get(name);
+    const member = this.#members.get(name);
+    let value: unknown;
+    if (member) {
+      try {
+        value = JSON.parse(decodeText(this.bytes.subarray(member.start, member.end)));
+      } catch (err) {
+        throw badJson((err as Error).message);
+      }
+    }
+    this.#parsed.set(name, value);
+    return value;
+  }
+
+  /** Whether a field appears more than once. */
+  duplicated(name: string): boolean {
+    return this.#members.get(name)?.duplicated === true;
+  }
+
+  /**
+   * A copy of the body with one string field set to `value`; undefined if the field is absent, not
+   * a string, or repeated (editing one of two would let a client be routed by one value and served
+   * by the other, since parsers keep the last).
+   */
+  withString(name: string, value: string): Buffer | undefined {
+    const member = this.#members.get(name);
+    if (!member || member.duplicated || this.bytes[member.start] !== QUOTE) return undefined;
+    return Buffer.concat([this.bytes.subarray(0, member.start), Buffer.from(JSON.stringify(value)), this.bytes.subarray(member.end)]);
+  }
+
+  /** The whole body, parsed. */
+  parse(): Record<string, unknown> {
+    try {
+      return JSON.parse(decodeText(this.bytes)) as Record<string, unknown>;
+    } catch (err) {
+      throw badJson((err as Error).message);
+    }
+  }
+}
+
+function badJson(reason: string) {
+  return routerError('RK_BAD_JSON', { reason });
 }
 
 function skipSpace(raw: Buffer, i: number): number {
@@ -55,12 +127,12 @@ function skipSpace(raw: Buffer, i: number): number {
   return i;
 }
 
-/** Index just past the string starting at `i` (which is a quote). */
+/** Index just past the string starting at `i` (which is a quote), or -1 if it never ends. */
 function skipString(raw: Buffer, i: number): number {
   let j = i + 1;
   for (;;) {
     const q = raw.indexOf(QUOTE, j);
-    if (q === -1) return raw.length;
+    if (q === -1) return -1;
     let slashes = 0;
     for (let k = q - 1; raw[k] === BACKSLASH; k--) slashes++;
     if (slashes % 2 === 0) return q + 1;
@@ -79,6 +151,7 @@ function skipValue(raw: Buffer, i: number): number {
       const b = raw[j];
       if (b === QUOTE) {
         j = skipString(raw, j);
+        if (j < 0) return -1;
         continue;
       }
       if (b === OPEN_BRACE || b === OPEN_BRACKET) depth++;
@@ -92,5 +165,5 @@ function skipValue(raw: Buffer, i: number): number {
   }
   let j = i;
   while (j < raw.length && raw[j] !== COMMA && raw[j] !== CLOSE_BRACE && raw[j] !== CLOSE_BRACKET && raw[j] !== 0x20 && raw[j] !== 0x0a && raw[j] !== 0x0d && raw[j] !== 0x09) j++;
-  return j;
+  return j === i ? -1 : j;
 }

@@ -11,12 +11,13 @@ import type { ProviderSlot } from './generation.ts';
 export function createTerminal(providers: Map<string, ProviderSlot>, catalog: ProviderCatalog): Terminal {
   return async function terminal(ctx: RequestContext): Promise<void> {
     if (ctx.response) return;
-    const route = ctx.route ?? routeByModel(ctx.request.model, catalog);
+    const route = ctx.route ?? routeByModel(ctx.model, catalog);
     ctx.route = route;
     const provider = providers.get(route.provider);
     if (!provider) throw routerError('RK_PROVIDER_NOT_FOUND', { provider: route.provider });
     const entry = provider.models.get(route.model);
-    if (entry) applyModelLimits(ctx, entry);
+    // Only a model with limits needs the request parsed to check them (passthrough avoids parsing).
+    if (entry && (entry.maxOutputTokens !== undefined || entry.thinking === false)) applyModelLimits(ctx, entry);
     try {
       ctx.response = await provider.instance.invoke(ctx, { model: entry?.upstream ?? route.model, route });
     } catch (err) {

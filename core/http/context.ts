@@ -16,18 +16,35 @@ export class KernelContext implements RequestContext {
   readonly droppedFeatures = new Set<string>();
 
   #log: Logger | undefined;
+  #request: CanonicalRequest | undefined;
 
   constructor(
     readonly id: string,
     readonly dialect: Dialect,
     readonly endpoint: string,
-    public request: CanonicalRequest,
+    readonly model: string,
+    readonly stream: boolean,
+    private readonly parseRequest: () => CanonicalRequest,
     readonly raw: RawRequest,
     readonly catalog: ProviderCatalog,
     readonly signal: AbortSignal,
     private readonly parentLog: Logger,
     readonly startedAt: number,
   ) {}
+
+  get request(): CanonicalRequest {
+    this.#request ??= this.parseRequest();
+    return this.#request;
+  }
+
+  set request(request: CanonicalRequest) {
+    this.#request = request;
+  }
+
+  /** Whether anything needed the full request (a passthrough that only routed never parses it). */
+  get parsed(): boolean {
+    return this.#request !== undefined;
+  }
 
   /** A child logger carrying the request id, made on first use (most requests never log). */
   get log(): Logger {

@@ -7,10 +7,11 @@
 import type { ServerResponse } from 'node:http';
 import type { CanonicalRequest, StreamEvent, Usage } from '../canonical.ts';
 import { collectEvents, messageToEvents, streamErrorToRouterError } from '../canonical-stream.ts';
-import type { ProviderResponse } from '../contract.ts';
+import type { ProviderResponse, RequestContext } from '../contract.ts';
 import type { IngressCodec } from '../dialects/codec.ts';
 import type { Json } from '../dialects/shape.ts';
 import { toRouterError, type RouterError } from '../errors.ts';
+import { jsonBytes } from '../json-bytes.ts';
 
 export interface Delivery {
   status: number;
@@ -19,8 +20,11 @@ export interface Delivery {
   error?: RouterError;
 }
 
-export async function deliver(res: ServerResponse, codec: IngressCodec, request: CanonicalRequest, body: Json, response: ProviderResponse, headers: Record<string, string>, requestId: string): Promise<Delivery> {
+export async function deliver(res: ServerResponse, codec: IngressCodec, ctx: RequestContext, response: ProviderResponse, headers: Record<string, string>, requestId: string): Promise<Delivery> {
   if (response.kind === 'passthrough') return deliverPassthrough(res, response, headers);
+  // A translated answer is rendered against the request (already parsed by the provider that built the call).
+  const request = ctx.request;
+  const body = ctx.raw.json;
   if (!request.stream) {
     const message = response.kind === 'message' ? response.message : await collectEvents(response.events);
     writeJson(res, 200, codec.renderMessage(message, request, body, requestId), { ...response.headers, ...headers });
@@ -31,9 +35,9 @@ export async function deliver(res: ServerResponse, codec: IngressCodec, request:
 }
 
 export function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  const bytes = jsonBytes(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': bytes.length });
+  res.end(bytes);
 }
 
 async function deliverStream(res: ServerResponse, codec: IngressCodec, request: CanonicalRequest, body: Json, events: AsyncIterable<StreamEvent>, headers: Record<string, string>, requestId: string): Promise<Delivery> {

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { CanonicalRequest, Dialect, Usage } from '../canonical.ts';
 import { channels, type Logger, type RawRequest } from '../contract.ts';
 import type { IngressCodec } from '../dialects/codec.ts';
+import type { RawJsonObject } from '../dialects/raw-json.ts';
 import type { Json } from '../dialects/shape.ts';
 import { routerError, type RouterError } from '../errors.ts';
 import type { Generation } from '../generation/generation.ts';
@@ -38,23 +39,25 @@ export interface ModelCall {
   codec: IngressCodec;
   startedAt: number;
   signal: AbortSignal;
-  body: Buffer;
-  json: Json;
-  request: CanonicalRequest;
+  body: RawJsonObject;
+  /** The body's `model` and `stream`, read without parsing the rest. */
+  model: string;
+  stream: boolean;
 }
 
 export async function runModelCall(generation: Generation, req: IncomingMessage, res: ServerResponse, call: ModelCall, log: Logger): Promise<Outcome> {
-  const { id, codec, json } = call;
-  const raw = new RawRequestView(call.method, call.path, call.url, req.headers, call.body, json);
+  const { id, codec } = call;
+  const raw = new RawRequestView(call.method, call.path, call.url, req.headers, call.body);
   const endpoint = codec.dialect === 'anthropic' ? 'messages' : 'chat.completions';
-  const ctx = new KernelContext(id, codec.dialect, endpoint, call.request, raw, generation.catalog, call.signal, log, call.startedAt);
-  if (generation.settings.logBodies) ctx.log.info({ body: json }, 'request body');
+  const parse = (): CanonicalRequest => codec.parseRequest(raw.json);
+  const ctx = new KernelContext(id, codec.dialect, endpoint, call.model, call.stream, parse, raw, generation.catalog, call.signal, log, call.startedAt);
+  if (generation.settings.logBodies) ctx.log.info({ body: raw.json }, 'request body');
   if (startChannel.hasSubscribers) startChannel.publish({ ctx });
   let outcome: Outcome;
   try {
     await generation.chain(ctx);
     if (!ctx.response) throw routerError('RK_INTERNAL', { reason: 'the pipeline finished without an answer' });
-    const delivery = await deliver(res, codec, ctx.request, json, ctx.response, { ...ctx.headers, ...routeHeaders(ctx) }, id);
+    const delivery = await deliver(res, codec, ctx, ctx.response, { ...ctx.headers, ...routeHeaders(ctx) }, id);
     // A provider's stream that throws something unknown is that provider's failure.
     const thrown: unknown = delivery.error?.code === 'RK_INTERNAL' && ctx.route ? providerFailure(delivery.error.cause, ctx.route.provider, 'stream') : delivery.error;
     const error = thrown === undefined ? undefined : failureOf(thrown, call.signal);
@@ -71,20 +74,33 @@ export async function runModelCall(generation: Generation, req: IncomingMessage,
   return outcome;
 }
 
-/** The request as received; the query string is parsed only if a plugin asks for it. */
+/** The request as received; the query string and the body are parsed only when a plugin asks. */
 class RawRequestView implements RawRequest {
   #query: URLSearchParams | undefined;
+  #json: Json | undefined;
   constructor(
     readonly method: string,
     readonly path: string,
     private readonly url: string,
     readonly headers: IncomingMessage['headers'],
-    readonly body: Buffer,
-    readonly json: Json,
+    private readonly object: RawJsonObject,
   ) {}
+  get body(): Buffer {
+    return this.object.bytes;
+  }
+  get json(): Json {
+    this.#json ??= this.object.parse();
+    return this.#json;
+  }
   get query(): URLSearchParams {
     this.#query ??= new URLSearchParams(this.url.slice(this.path.length + 1));
     return this.#query;
+  }
+  field(name: string): unknown {
+    return this.#json ? this.#json[name] : this.object.field(name);
+  }
+  withString(name: string, value: string): Buffer | undefined {
+    return this.object.withString(name, value);
   }
 }
 

@@ -17,7 +17,8 @@ import type { Logger } from '../contract.ts';
 import { anthropicCodec } from '../dialects/anthropic/index.ts';
 import type { IngressCodec } from '../dialects/codec.ts';
 import { openaiCodec } from '../dialects/openai/index.ts';
-import { isObject, type Json } from '../dialects/shape.ts';
+import { RawJsonObject } from '../dialects/raw-json.ts';
+import type { Json } from '../dialects/shape.ts';
 import { routerError, type RouterError } from '../errors.ts';
 import type { Generation } from '../generation/generation.ts';
 import type { Supervisor } from '../supervisor.ts';
@@ -129,13 +130,15 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
       if (err.code === 'RK_BODY_TOO_LARGE') res.setHeader('connection', 'close');
       throw err;
     });
-    const json = parseJson(body);
-    const request = codec.parseRequest(json);
+    const object = new RawJsonObject(body);
     if (path === '/v1/messages/count_tokens') {
-      writeJson(res, 200, { input_tokens: estimateTokens(request) });
+      writeJson(res, 200, { input_tokens: estimateTokens(codec.parseRequest(object.parse())) });
       return { status: 200, dialect: codec.dialect };
     }
-    return runModelCall(generation, req, res, { ...incoming, body, json, request }, log);
+    // Only what every request needs is read up front; the rest is parsed if a plugin asks for it.
+    const model = object.field('model');
+    if (typeof model !== 'string' || model === '') throw routerError('RK_BAD_REQUEST', { reason: 'model: must be a non-empty string' });
+    return runModelCall(generation, req, res, { ...incoming, body: object, model, stream: object.field('stream') === true }, log);
   }
 
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
@@ -168,17 +171,6 @@ function codecFor(path: string, req: IncomingMessage): IngressCodec {
   if (path.startsWith('/v1/messages')) return anthropicCodec;
   if (path.startsWith('/v1/chat/')) return openaiCodec;
   return req.headers['anthropic-version'] !== undefined || req.headers['x-api-key'] !== undefined ? anthropicCodec : openaiCodec;
-}
-
-function parseJson(body: Buffer): Json {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw routerError('RK_BAD_JSON', { reason: (err as Error).message });
-  }
-  if (!isObject(value)) throw routerError('RK_BAD_JSON', { reason: 'expected a JSON object' });
-  return value;
 }
 
 function listModels(generation: Generation, dialect: Dialect): Json {

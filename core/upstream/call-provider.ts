@@ -11,8 +11,9 @@ import { beginStream } from '../canonical-stream.ts';
 import type { ProviderResponse } from '../contract.ts';
 import type { ProviderCodec } from '../dialects/codec.ts';
 import type { Json } from '../dialects/shape.ts';
-import { readNdjson } from '../ndjson.ts';
-import { readSse } from '../sse.ts';
+import { encodeText, jsonBytes } from '../json-bytes.ts';
+import { NdjsonReader } from '../ndjson.ts';
+import { SseReader } from '../sse.ts';
 import { readJson, type UpstreamClient, type UpstreamResponse } from './http-client.ts';
 import { upstreamNetworkError, upstreamStreamError } from './upstream-error.ts';
 
@@ -32,14 +33,14 @@ export interface ProviderCallSpec {
 
 export async function callProvider(spec: ProviderCallSpec): Promise<ProviderResponse> {
   const headers = { 'content-type': 'application/json', ...spec.headers };
-  const body = typeof spec.body === 'string' ? spec.body : JSON.stringify(spec.body);
+  const body = typeof spec.body === 'string' ? encodeText(spec.body) : jsonBytes(spec.body);
   const res = await spec.http.request({ path: spec.path, headers, body, signal: spec.signal });
   const type = res.headers['content-type'] ?? '';
   const streamed = spec.codec.framing === 'sse' ? /event-stream/i.test(type) : /ndjson|jsonl/i.test(type) || (spec.stream && !/application\/json/i.test(type));
   if (!spec.stream || !streamed) {
     return { kind: 'message', message: spec.codec.parseMessage(await readJson(spec.provider, res, spec.signal), spec.readOptions) };
   }
-  return { kind: 'stream', events: await beginStream(spec.provider, readStream(spec, res)) };
+  return { kind: 'stream', events: await beginStream(spec.provider, readStream(spec, res), { untilContent: spec.codec.dialect === 'anthropic' }) };
 }
 
 async function* readStream(spec: ProviderCallSpec, res: UpstreamResponse): AsyncGenerator<StreamEvent> {
@@ -51,14 +52,23 @@ async function* readStream(spec: ProviderCallSpec, res: UpstreamResponse): Async
     }
     return events;
   };
+  // The framing readers are used directly (not through their generators): one async step per
+  // upstream chunk rather than per event.
+  const sse = spec.codec.framing === 'sse' ? new SseReader() : undefined;
+  const lines = sse ? undefined : new NdjsonReader();
+  const read = (chunk: Buffer): StreamEvent[] => {
+    const out: StreamEvent[] = [];
+    if (sse) for (const event of sse.push(chunk)) out.push(...reader.push(event.data, event.event));
+    else for (const line of lines!.push(chunk)) out.push(...reader.push(line));
+    return out;
+  };
   try {
-    if (spec.codec.framing === 'sse') {
-      for await (const event of readSse(res.body)) yield* safe(reader.push(event.data, event.event));
-    } else {
-      for await (const line of readNdjson(res.body)) yield* safe(reader.push(line));
-    }
+    for await (const chunk of res.body) yield* safe(read(chunk as Buffer));
   } catch (err) {
     throw upstreamNetworkError(spec.provider, err, spec.signal);
   }
-  yield* safe(reader.end());
+  const tail: StreamEvent[] = [];
+  if (sse) for (const event of sse.end()) tail.push(...reader.push(event.data, event.event));
+  else for (const line of lines!.end()) tail.push(...reader.push(line));
+  yield* safe([...tail, ...reader.end()]);
 }

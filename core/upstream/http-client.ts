@@ -9,6 +9,7 @@
 import type { Dispatcher } from 'undici';
 import type { PluginScope } from '../contract.ts';
 import { routerError } from '../errors.ts';
+import { decodeText } from '../json-bytes.ts';
 import { createDispatcher, type DispatcherSettings } from './dispatcher.ts';
 import { upstreamHttpError, upstreamNetworkError } from './upstream-error.ts';
 
@@ -115,7 +116,7 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
 export async function readJson(provider: string, res: UpstreamResponse, signal?: AbortSignal): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await res.body.text();
+    text = decodeText(Buffer.from(await res.body.arrayBuffer()));
   } catch (err) {
     throw upstreamNetworkError(provider, err, signal);
   }

@@ -15,6 +15,7 @@ import type { PassthroughResponse } from '../contract.ts';
 import { usageOf as anthropicUsage } from '../dialects/anthropic/read-response.ts';
 import { createAnthropicStreamReader } from '../dialects/anthropic/read-response.ts';
 import { usageOf as openaiUsage } from '../dialects/openai/read-response.ts';
+import { parseJsonBytes } from '../json-bytes.ts';
 import { SseReader, type SseEvent } from '../sse.ts';
 import type { UpstreamClient } from './http-client.ts';
 import { scrubSecrets, upstreamNetworkError, upstreamStreamError } from './upstream-error.ts';
@@ -163,7 +164,7 @@ function scrubBytes(chunk: Buffer, secrets: readonly string[]): Buffer {
 
 function usageOfJson(dialect: 'anthropic' | 'openai', bytes: Buffer): Usage | undefined {
   try {
-    const body = JSON.parse(bytes.toString('utf8')) as { usage?: unknown };
+    const body = parseJsonBytes(bytes) as { usage?: unknown };
     return dialect === 'anthropic' ? anthropicUsage(body.usage, { inputTokens: 0, outputTokens: 0 }) : openaiUsage(body.usage);
   } catch {
     return undefined;

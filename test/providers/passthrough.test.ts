@@ -86,3 +86,23 @@ t.test('with passthrough off, an Anthropic client is translated like any other',
   t.match(await res.body.json(), { type: 'message', content: [{ type: 'text', text: /Hello/ }] });
   t.same(upstream.requests[0].json, { model: 'real-model-id', max_tokens: 50, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }], unknown_beta_field: { a: 1 }, stream: false }, 'a same-dialect translation keeps unknown fields');
 });
+
+t.test("passthrough leaves validation to the upstream: its 400 reaches the client in the client's dialect", async (t) => {
+  const { url, upstream } = await setup(t, 'anthropic', () => fixtureReply('providers/anthropic/error-400-invalid-request.json'));
+  // Valid JSON the router never needs to understand: it reads `model` and `stream`, nothing more.
+  const body = '{"model":"x","max_tokens":4096,"output_config":{"effort":"xhigh"},"messages":"not a list"}';
+  const res = await request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  t.equal(res.statusCode, 400);
+  t.match(await res.body.json(), { type: 'error', error: { type: 'invalid_request_error', message: /effort level 'xhigh'/ } });
+  t.equal(upstream.requests[0].body, body.replace('"model":"x"', '"model":"real-model-id"'));
+});
+
+t.test('a body without a usable model is refused by the router, upstream untouched', async (t) => {
+  const { url, upstream } = await setup(t, 'openai', () => fixtureReply('providers/openai/stream-tool-call-args-split.sse'));
+  for (const body of ['{"messages":[]}', '{"model":42,"messages":[]}', '{"model":"","messages":[]}']) {
+    const res = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    t.equal(res.statusCode, 400, body);
+    t.match(await res.body.json(), { error: { type: 'invalid_request_error', message: /model: must be a non-empty string/ } });
+  }
+  t.equal(upstream.requests.length, 0);
+});

@@ -93,8 +93,13 @@ export function createOpenAIStreamWriter(body: Json, requestId?: string): Stream
   /** Tool calls that have received argument text; one that ends with none gets `{}` (as OpenAI sends). */
   const withArguments = new Set<number>();
 
-  const chunk = (delta: Json, finishReason: string | null = null): string =>
-    encodeSse(JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] }));
+  // Every chunk repeats id, created and model: that prefix is serialised once per stream, and the
+  // result is exactly what JSON.stringify would write for the whole chunk.
+  let prefix = '';
+  const chunk = (delta: Json, finishReason: string | null = null): string => {
+    prefix ||= `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":`;
+    return `${prefix}${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finishReason === null ? 'null' : JSON.stringify(finishReason)}}]}\n\n`;
+  };
   const ensureStarted = (): string => {
     if (started) return '';
     started = true;

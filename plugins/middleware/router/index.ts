@@ -41,7 +41,7 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 
       async handle(ctx, next) {
         if (!ctx.route) {
-          const model = ctx.request.model;
+          const model = ctx.model;
           const catalog = ctx.catalog;
           const explicit = catalog.parseTarget(model);
           // `provider,model` is only ever typed to pick a route (Claude Code's /model): a typo in

@@ -18,7 +18,6 @@ import {
   definePlugin,
   kernelVersion,
   passthrough,
-  replaceTopLevelString,
   upstreamFromOptions,
   type ConnectionOptions,
   type ProviderInstance,
@@ -68,7 +67,7 @@ export default definePlugin<AnthropicOptions, ProviderInstance>({
       const clientBetas = client['anthropic-beta'];
       for (const beta of (Array.isArray(clientBetas) ? clientBetas.join(',') : (clientBetas ?? '')).split(',')) if (beta.trim()) betas.add(beta.trim());
       const headers: Record<string, string> = {
-        accept: ctx.request.stream ? 'text/event-stream' : 'application/json',
+        accept: ctx.stream ? 'text/event-stream' : 'application/json',
         'anthropic-version': version,
         'user-agent': `router-kernel/${kernelVersion}`,
         ...options.headers,
@@ -89,7 +88,7 @@ export default definePlugin<AnthropicOptions, ProviderInstance>({
       invoke(ctx, call) {
         const headers = headersFor(ctx);
         if (ctx.dialect === 'anthropic' && options.passthrough && !ctx.rawStale && !carriesRouterMarkers(ctx.raw.body)) {
-          const body = ctx.raw.json.model === call.model ? ctx.raw.body : replaceTopLevelString(ctx.raw.body, 'model', call.model);
+          const body = ctx.model === call.model ? ctx.raw.body : ctx.raw.withString('model', call.model);
           if (body) return passthrough({ http, provider: scope.name, path: '/v1/messages', headers, body, dialect: 'anthropic', signal: ctx.signal });
         }
         const body = anthropicCodec.buildRequest(ctx.request, { model: call.model, source: ctx.dialect, dropped: (f) => ctx.dropped(f), defaultMaxTokens: options.default_max_tokens });

@@ -73,7 +73,7 @@ export default definePlugin<OllamaOptions, ProviderInstance>({
           ...(options.num_ctx !== undefined ? { numCtx: options.num_ctx } : {}),
         });
         const headers: Record<string, string> = {
-          accept: ctx.request.stream ? 'application/x-ndjson' : 'application/json',
+          accept: ctx.stream ? 'application/x-ndjson' : 'application/json',
           'user-agent': `router-kernel/${kernelVersion}`,
           ...options.headers,
         };

@@ -23,7 +23,6 @@ import {
   openaiFlavorFor,
   openaiVendors,
   passthrough,
-  replaceTopLevelString,
   upstreamFromOptions,
   type ConnectionOptions,
   type OpenAIFlavor,
@@ -100,13 +99,13 @@ export default definePlugin<OpenAIOptions, ProviderInstance>({
 
       invoke(ctx, call) {
         const headers: Record<string, string> = {
-          accept: ctx.request.stream ? 'text/event-stream' : 'application/json',
+          accept: ctx.stream ? 'text/event-stream' : 'application/json',
           'user-agent': `router-kernel/${kernelVersion}`,
           ...options.headers,
         };
         if (keys.length > 0) headers.authorization = `Bearer ${keys[0]}`;
         if (ctx.dialect === 'openai' && options.passthrough && !ctx.rawStale && !carriesRouterMarkers(ctx.raw.body)) {
-          const body = ctx.raw.json.model === call.model ? ctx.raw.body : replaceTopLevelString(ctx.raw.body, 'model', call.model);
+          const body = ctx.model === call.model ? ctx.raw.body : ctx.raw.withString('model', call.model);
           if (body) return passthrough({ http, provider: scope.name, path: '/chat/completions', headers, body, dialect: 'openai', signal: ctx.signal });
         }
         const body = openaiCodec.buildRequest(ctx.request, { model: call.model, flavor, source: ctx.dialect, dropped: (f) => ctx.dropped(f) });

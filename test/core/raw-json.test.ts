@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import t from 'tap';
+import { RawJsonObject } from '../../core/dialects/raw-json.ts';
+
+const read = (text: string) => new RawJsonObject(Buffer.from(text));
+
+t.test('fields are read on their own, whatever the rest of the body holds', async (t) => {
+  const body = read(' {\n "messages" : [{"content":"a \\"}\\" ]{ \\\\", "x":{"y":[1,{}]}}],\t"model":"claude-sonnet-4-5","stream":true ,"max_tokens":32000,"n":null,"é":"ü"} ');
+  t.equal(body.field('model'), 'claude-sonnet-4-5');
+  t.equal(body.field('stream'), true);
+  t.equal(body.field('max_tokens'), 32000);
+  t.equal(body.field('n'), null);
+  t.equal(body.field('é'), 'ü');
+  t.equal(body.field('absent'), undefined);
+  t.same(body.field('messages'), [{ content: 'a "}" ]{ \\', x: { y: [1, {}] } }]);
+  t.same(body.parse(), JSON.parse(body.bytes.toString()));
+});
+
+t.test('withString changes one field and leaves every other byte alone', async (t) => {
+  const text = '{"model":"a","messages":[{"role":"user","content":"héllo \\"model\\":\\"a\\""}],"stream":false}';
+  const edited = read(text).withString('model', 'deepseek/deepseek-chat "v3"');
+  t.ok(edited);
+  t.equal(edited!.toString(), text.replace('"model":"a"', '"model":"deepseek/deepseek-chat \\"v3\\""'));
+  t.equal(read('{"model":1}').withString('model', 'x'), undefined, 'a field that is not a string is not edited');
+  t.equal(read('{"stream":true}').withString('model', 'x'), undefined, 'an absent field is not added');
+  t.equal(read('{"model":"a","model":"b"}').withString('model', 'x'), undefined, 'a repeated field is not edited');
+});
+
+t.test('a repeated field reads as JSON.parse reads it: the last one wins', async (t) => {
+  const body = read('{"model":"cheap","messages":[],"model":"expensive"}');
+  t.equal(body.field('model'), 'expensive');
+  t.ok(body.duplicated('model'));
+  t.notOk(body.duplicated('messages'));
+});
+
+t.test('bodies that are not one JSON object are refused with RK_BAD_JSON', async (t) => {
+  for (const text of ['', '[]', '"model"', '{"model":"a"', '{"model":"a"} {}', '{"model" "a"}', '{"model":}', '{model:"a"}', '{"messages":[{"a":1]', '{"a":"unterminated}']) {
+    t.throws(() => read(text), { code: 'RK_BAD_JSON' }, JSON.stringify(text));
+  }
+  t.throws(() => read('{"model":tru}').parse(), { code: 'RK_BAD_JSON' }, 'a value the scan skips is still checked when parsed');
+  t.throws(() => read('{"model":tru}').field('model'), { code: 'RK_BAD_JSON' });
+  t.same(read('{}').parse(), {});
+});
+
+t.test('any JSON object, however formatted: every field and every edit match JSON.parse', async (t) => {
+  const formatted = fc.tuple(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue()), fc.constantFrom(undefined, 1, '\t', ' \n '));
+  fc.assert(
+    fc.property(formatted, fc.string({ unit: 'binary' }), ([object, indent], value) => {
+      const text = JSON.stringify(object, null, indent);
+      const body = read(text);
+      const parsed = JSON.parse(text) as Record<string, unknown>;
+      for (const key of Object.keys(parsed)) {
+        assert.deepStrictEqual(body.field(key), parsed[key]);
+        const edited = body.withString(key, value);
+        if (typeof parsed[key] === 'string') assert.deepStrictEqual(JSON.parse(edited!.toString()), { ...parsed, [key]: value });
+        else assert.equal(edited, undefined);
+      }
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 random objects read and edited like JSON.parse');
+});
