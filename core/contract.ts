@@ -57,10 +57,12 @@ export interface RawRequest {
   /** One top-level field of the body, parsed on its own (the rest of the body is not parsed). */
   field(name: string): unknown;
   /**
-   * The body with one top-level string field set to `value`, for passthrough; undefined when the
-   * field is absent, not a string, or repeated (the body must then be rebuilt, not edited).
+   * The body with one top-level string field set to `value`, for passthrough: chunks to send in
+   * order (`Buffer.concat` them if you need one buffer), sharing the received bytes rather than
+   * copying them. Undefined when the field is absent, not a string, or repeated (the body must
+   * then be rebuilt, not edited).
    */
-  withString(name: string, value: string): Buffer | undefined;
+  withString(name: string, value: string): Buffer[] | undefined;
 }
 
 /**

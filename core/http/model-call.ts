@@ -99,7 +99,7 @@ class RawRequestView implements RawRequest {
   field(name: string): unknown {
     return this.#json ? this.#json[name] : this.object.field(name);
   }
-  withString(name: string, value: string): Buffer | undefined {
+  withString(name: string, value: string): Buffer[] | undefined {
     return this.object.withString(name, value);
   }
 }

@@ -44,7 +44,8 @@ export interface UpstreamRequest {
   path: string;
   method?: 'GET' | 'POST';
   headers: Record<string, string>;
-  body?: string | Buffer;
+  /** One buffer or string, or chunks sent in order (with their total as content-length). */
+  body?: string | Buffer | readonly Buffer[];
   signal?: AbortSignal;
 }
 
@@ -86,7 +87,8 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
     async request(req: UpstreamRequest): Promise<UpstreamResponse> {
       let res: Dispatcher.ResponseData;
       try {
-        res = await dispatcher.request({ origin: url.origin, path: basePath + req.path, method: req.method ?? 'POST', headers: req.headers, body: req.body, signal: req.signal });
+        const { headers, body } = sendable(req);
+        res = await dispatcher.request({ origin: url.origin, path: basePath + req.path, method: req.method ?? 'POST', headers, body, signal: req.signal });
       } catch (err) {
         throw upstreamNetworkError(provider, err, req.signal);
       }
@@ -101,6 +103,20 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
       throw upstreamHttpError(provider, res.statusCode, text, headers, options.secrets);
     },
   };
+}
+
+/**
+ * Chunks are joined when small (one buffer is undici's fastest path) and sent one after another
+ * when large: copying a big body costs more in garbage collection than the extra writes.
+ */
+function sendable(req: UpstreamRequest): { headers: Record<string, string>; body: Dispatcher.RequestOptions['body'] } {
+  if (!Array.isArray(req.body)) return { headers: req.headers, body: req.body as string | Buffer | undefined };
+  const chunks = req.body as readonly Buffer[];
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  if (total < 256 * 1024) return { headers: req.headers, body: Buffer.concat(chunks, total) };
+  // undici sends any iterable body (its type declarations only list streams and buffers).
+  return { headers: { ...req.headers, 'content-length': String(total) }, body: chunks as unknown as Dispatcher.RequestOptions['body'] };
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {

@@ -15,7 +15,7 @@ import type { PassthroughResponse } from '../contract.ts';
 import { usageOf as anthropicUsage } from '../dialects/anthropic/read-response.ts';
 import { createAnthropicStreamReader } from '../dialects/anthropic/read-response.ts';
 import { usageOf as openaiUsage } from '../dialects/openai/read-response.ts';
-import { parseJsonBytes } from '../json-bytes.ts';
+import { RawJsonObject } from '../dialects/raw-json.ts';
 import { SseReader, type SseEvent } from '../sse.ts';
 import type { UpstreamClient } from './http-client.ts';
 import { scrubSecrets, upstreamNetworkError, upstreamStreamError } from './upstream-error.ts';
@@ -25,7 +25,8 @@ export interface PassthroughSpec {
   provider: string;
   path: string;
   headers: Record<string, string>;
-  body: Buffer;
+  /** The client's body, edited (see RawRequest.withString) or not. */
+  body: Buffer | readonly Buffer[];
   /** The shared dialect of client and provider. */
   dialect: Extract<Dialect, 'anthropic' | 'openai'>;
   signal: AbortSignal;
@@ -164,8 +165,9 @@ function scrubBytes(chunk: Buffer, secrets: readonly string[]): Buffer {
 
 function usageOfJson(dialect: 'anthropic' | 'openai', bytes: Buffer): Usage | undefined {
   try {
-    const body = parseJsonBytes(bytes) as { usage?: unknown };
-    return dialect === 'anthropic' ? anthropicUsage(body.usage, { inputTokens: 0, outputTokens: 0 }) : openaiUsage(body.usage);
+    // Only `usage` is parsed: the answer itself goes to the client as it came.
+    const usage = new RawJsonObject(bytes).field('usage');
+    return dialect === 'anthropic' ? anthropicUsage(usage, { inputTokens: 0, outputTokens: 0 }) : openaiUsage(usage);
   } catch {
     return undefined;
   }

@@ -17,11 +17,28 @@ t.test('fields are read on their own, whatever the rest of the body holds', asyn
   t.same(body.parse(), JSON.parse(body.bytes.toString()));
 });
 
+t.test('escaped quotes and backslashes are found wherever they fall in short and long strings', async (t) => {
+  let checked = 0;
+  for (let length = 55; length < 75; length++) {
+    for (const escape of ['\\"', '\\\\', '\\\\\\"', '\\u0022']) {
+      for (let at = 0; at < length; at += 7) {
+        const inner = 'x'.repeat(at) + escape + 'y'.repeat(length - at);
+        const text = `{"a":"${inner}","b":[{"c":"${inner}"}],"model":"m"}`;
+        const body = read(text);
+        assert.equal(body.field('model'), 'm');
+        assert.deepStrictEqual(body.field('b'), JSON.parse(text).b);
+        checked++;
+      }
+    }
+  }
+  t.ok(checked > 500, `${checked} placements checked`);
+});
+
 t.test('withString changes one field and leaves every other byte alone', async (t) => {
   const text = '{"model":"a","messages":[{"role":"user","content":"héllo \\"model\\":\\"a\\""}],"stream":false}';
   const edited = read(text).withString('model', 'deepseek/deepseek-chat "v3"');
   t.ok(edited);
-  t.equal(edited!.toString(), text.replace('"model":"a"', '"model":"deepseek/deepseek-chat \\"v3\\""'));
+  t.equal(Buffer.concat(edited!).toString(), text.replace('"model":"a"', '"model":"deepseek/deepseek-chat \\"v3\\""'));
   t.equal(read('{"model":1}').withString('model', 'x'), undefined, 'a field that is not a string is not edited');
   t.equal(read('{"stream":true}').withString('model', 'x'), undefined, 'an absent field is not added');
   t.equal(read('{"model":"a","model":"b"}').withString('model', 'x'), undefined, 'a repeated field is not edited');
@@ -53,7 +70,7 @@ t.test('any JSON object, however formatted: every field and every edit match JSO
       for (const key of Object.keys(parsed)) {
         assert.deepStrictEqual(body.field(key), parsed[key]);
         const edited = body.withString(key, value);
-        if (typeof parsed[key] === 'string') assert.deepStrictEqual(JSON.parse(edited!.toString()), { ...parsed, [key]: value });
+        if (typeof parsed[key] === 'string') assert.deepStrictEqual(JSON.parse(Buffer.concat(edited!).toString()), { ...parsed, [key]: value });
         else assert.equal(edited, undefined);
       }
     }),
