@@ -8,11 +8,12 @@
  *   npm run bench                 # full run (a few minutes)
  *   npm run bench -- --quick      # every case briefly (checks the harness, not the speed)
  *   npm run bench -- --cases small-anthropic-translation,stream-translation --duration 10
+ *   npm run bench -- --no-floor   # skip the bare-proxy measurements (a third faster)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchCases, directBody, pathOf, providerDialect, routed, type BenchCase } from './cases.ts';
@@ -30,12 +31,14 @@ export async function runBench(argv: string[]): Promise<number> {
       quick: { type: 'boolean', default: false },
       duration: { type: 'string' },
       cases: { type: 'string' },
-      out: { type: 'string', default: join(here, 'results') },
+      out: { type: 'string', default: defaultOut() },
       'write-docs': { type: 'boolean', default: false },
+      'no-floor': { type: 'boolean', default: false },
     },
   });
-  const durationMs = values.duration ? Number(values.duration) * 1000 : values.quick ? 400 : 5000;
-  const warmupMs = values.quick ? 150 : 1000;
+  const withFloor = values['no-floor'] !== true;
+  const durationMs = values.duration ? Number(values.duration) * 1000 : values.quick ? 250 : 5000;
+  const warmupMs = values.quick ? 100 : 1000;
   const selected = values.cases ? benchCases.filter((c) => values.cases!.split(',').includes(c.id)) : benchCases;
   const work = mkdtempSync(join(tmpdir(), 'rk-bench-'));
   const children: ChildProcess[] = [];
@@ -51,14 +54,23 @@ export async function runBench(argv: string[]): Promise<number> {
     const fast = await startProcess(children, ['--import', 'tsx', join(here, 'mock-upstream.ts'), '--port', '0'], /listening (\d+)/);
     const paced = await startProcess(children, ['--import', 'tsx', join(here, 'mock-upstream.ts'), '--port', '0', '--pace', '5'], /listening (\d+)/);
     const mocks = { fast: `http://127.0.0.1:${fast.match[1]}`, paced: `http://127.0.0.1:${paced.match[1]}` };
+    // The floor: a bare Node proxy in front of each mock (see bare-proxy.ts).
+    const floors = withFloor ? { fast: await startBareProxy(children, mocks.fast), paced: await startBareProxy(children, mocks.paced) } : undefined;
     const configFile = join(work, 'router.yaml');
     writeFileSync(configFile, benchConfig(mocks.fast, mocks.paced));
     const router = await startProcess(children, [join(root, 'bin/router-kernel.js'), '--config', configFile, '--port', '0', '--no-watch'], /ready on (http:\/\/\S+)/);
+    const generator = new LoadGenerator(children, work);
     const routerUrl = router.match[1];
     const pid = router.child.pid!;
 
-    // Warm the router's code paths, then let it settle before reading its idle memory.
-    for (const c of selected) await load(work, { url: routerUrl, path: pathOf(c.client), bodies: [routed(c, c.bodies()[0])], connections: 2, durationMs: values.quick ? 100 : 500, warmupMs: 0 });
+    // Warm the code paths (router and bare proxies alike), then let the router settle before
+    // reading its idle memory.
+    const warm = values.quick ? 100 : 500;
+    for (const c of selected) {
+      await generator.run({ url: routerUrl, path: pathOf(c.client), bodies: [routed(c, c.bodies()[0])], connections: 2, durationMs: warm, warmupMs: 0 });
+      const proxy = floors && (c.provider.endsWith('paced') ? floors.paced : floors.fast);
+      if (proxy) await generator.run({ url: proxy.url, path: pathOf(providerDialect(c)), bodies: [directBody(c, c.bodies()[0])], connections: 2, durationMs: warm, warmupMs: 0 });
+    }
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idle = memoryMb(pid);
 
@@ -66,13 +78,22 @@ export async function runBench(argv: string[]): Promise<number> {
     for (const c of selected) {
       const bodies = c.bodies();
       for (const connections of c.connections) {
-        const target = c.provider.endsWith('paced') ? mocks.paced : mocks.fast;
-        const direct = await load(work, { url: target, path: pathOf(providerDialect(c)), bodies: bodies.map((b) => directBody(c, b)), connections, durationMs, warmupMs });
+        const paced = c.provider.endsWith('paced');
+        const providerBodies = bodies.map((b) => directBody(c, b));
+        const direct = await generator.run({ url: paced ? mocks.paced : mocks.fast, path: pathOf(providerDialect(c)), bodies: providerBodies, connections, durationMs, warmupMs });
+        let floor: Measurement['floor'];
+        if (floors) {
+          const proxy = paced ? floors.paced : floors.fast;
+          const before = cpuMs(proxy.pid);
+          const result = await generator.run({ url: proxy.url, path: pathOf(providerDialect(c)), bodies: providerBodies, connections, durationMs, warmupMs });
+          floor = { ...result, cpuMsPerRequest: round((cpuMs(proxy.pid) - before) / Math.max(1, result.total)) };
+        }
         const cpuBefore = cpuMs(pid);
-        const viaRouter = await load(work, { url: routerUrl, path: pathOf(c.client), bodies: bodies.map((b) => routed(c, b)), connections, durationMs, warmupMs });
+        const viaRouter = await generator.run({ url: routerUrl, path: pathOf(c.client), bodies: bodies.map((b) => routed(c, b)), connections, durationMs, warmupMs });
         const cpu = cpuMs(pid) - cpuBefore;
-        measurements.push({ case: c.id, title: c.title, mode: c.mode, stream: c.stream, connections, bodyBytes: Math.round(bodies.reduce((n, b) => n + Buffer.byteLength(JSON.stringify(b)), 0) / bodies.length), direct, router: { ...viaRouter, cpuMsPerRequest: round(cpu / Math.max(1, viaRouter.total)) } });
-        process.stderr.write(`${c.id} ×${connections}: direct ${direct.rps} req/s, router ${viaRouter.rps} req/s (${pct(viaRouter.rps / direct.rps)})\n`);
+        measurements.push({ case: c.id, title: c.title, mode: c.mode, stream: c.stream, connections, bodyBytes: Math.round(bodies.reduce((n, b) => n + Buffer.byteLength(JSON.stringify(b)), 0) / bodies.length), direct, ...(floor ? { floor } : {}), router: { ...viaRouter, cpuMsPerRequest: round(cpu / Math.max(1, viaRouter.total)) } });
+        const floorNote = floor ? `, bare proxy ${floor.rps} req/s (${pct(floor.rps / direct.rps)})` : '';
+        process.stderr.write(`${c.id} ×${connections}: direct ${direct.rps} req/s${floorNote}, router ${viaRouter.rps} req/s (${pct(viaRouter.rps / direct.rps)})\n`);
       }
     }
     const peak = memoryMb(pid);
@@ -106,21 +127,59 @@ interface LoadSpec {
   warmupMs: number;
 }
 
-async function load(work: string, spec: LoadSpec): Promise<LoadResult> {
-  const bodiesFile = join(work, 'bodies.json');
-  writeFileSync(bodiesFile, JSON.stringify(spec.bodies.map((b) => JSON.stringify(b))));
-  const specFile = join(work, 'spec.json');
-  const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', authorization: 'Bearer bench' };
-  writeFileSync(specFile, JSON.stringify({ url: spec.url, path: spec.path, headers, bodiesFile, connections: spec.connections, durationMs: spec.durationMs, warmupMs: spec.warmupMs }));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'load.ts'), specFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  // Bounded: the generator stops itself; this only guards against a hang.
-  const timer = setTimeout(() => child.kill('SIGKILL'), spec.durationMs + spec.warmupMs + 60_000);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`load generator exited with ${code}`);
-  return JSON.parse(out) as LoadResult;
+/**
+ * The load generator: one process for the whole run (spawning one per measurement would cost more
+ * than a quick run's measurements), fed one spec per line, answering one result per line.
+ */
+class LoadGenerator {
+  readonly #child: ChildProcess;
+  readonly #waiting: Array<{ resolve: (r: LoadResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  #out = '';
+  #count = 0;
+
+  constructor(children: ChildProcess[], private readonly work: string) {
+    this.#child = spawn(process.execPath, ['--import', 'tsx', join(here, 'load.ts'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
+    children.push(this.#child);
+    this.#child.stdout!.on('data', (d: Buffer) => {
+      this.#out += d.toString();
+      for (let nl = this.#out.indexOf('\n'); nl !== -1; nl = this.#out.indexOf('\n')) {
+        const line = this.#out.slice(0, nl);
+        this.#out = this.#out.slice(nl + 1);
+        const next = this.#waiting.shift();
+        if (next) {
+          clearTimeout(next.timer);
+          next.resolve(JSON.parse(line) as LoadResult);
+        }
+      }
+    });
+    this.#child.on('exit', (code) => {
+      for (const w of this.#waiting.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(new Error(`load generator exited with ${code}`));
+      }
+    });
+  }
+
+  run(spec: LoadSpec): Promise<LoadResult> {
+    const bodiesFile = join(this.work, `bodies-${this.#count++}.json`);
+    writeFileSync(bodiesFile, JSON.stringify(spec.bodies.map((b) => JSON.stringify(b))));
+    const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', authorization: 'Bearer bench' };
+    const line = JSON.stringify({ url: spec.url, path: spec.path, headers, bodiesFile, connections: spec.connections, durationMs: spec.durationMs, warmupMs: spec.warmupMs });
+    return new Promise((resolve, reject) => {
+      // Bounded: the generator stops itself; this only guards against a hang.
+      const timer = setTimeout(() => {
+        this.#child.kill('SIGKILL');
+        reject(new Error('the load generator hung'));
+      }, spec.durationMs + spec.warmupMs + 60_000);
+      this.#waiting.push({ resolve, reject, timer });
+      this.#child.stdin!.write(line + '\n');
+    });
+  }
+}
+
+async function startBareProxy(children: ChildProcess[], upstream: string): Promise<{ url: string; pid: number }> {
+  const proxy = await startProcess(children, ['--import', 'tsx', join(here, 'bare-proxy.ts'), '--upstream', upstream, '--port', '0'], /listening (\d+)/);
+  return { url: `http://127.0.0.1:${proxy.match[1]}`, pid: proxy.child.pid! };
 }
 
 async function startProcess(children: ChildProcess[], args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
@@ -160,6 +219,11 @@ pipeline:
   - use: router
     with: { default: oai/bench-model }
 `;
+}
+
+/** bench/results in a checkout of router-kernel, ./bench-results anywhere else (say, under npx). */
+function defaultOut(): string {
+  return resolve(process.cwd()) === resolve(root) ? join(here, 'results') : join(process.cwd(), 'bench-results');
 }
 
 function round(n: number): number {

@@ -3,10 +3,12 @@
  *
  *   router-kernel [start] [--config FILE] [--host H] [--port N] [--no-watch]
  *   router-kernel validate [FILE]
+ *   router-kernel bench [--quick] [--cases a,b] [--duration S] [--out DIR] [--no-floor]
  *
  * `start` serves until SIGTERM/SIGINT (drain, then exit 0); SIGHUP reloads router.yaml. Without
  * --config it uses ./router.yaml, or the built-in default (mock provider) when there is none.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +28,7 @@ const usage = `router-kernel ${kernelVersion}: an LLM gateway for Anthropic and 
 Usage:
   router-kernel [start] [--config FILE] [--host HOST] [--port PORT] [--no-watch]
   router-kernel validate [FILE]
+  router-kernel bench [--quick] [--cases ID,ID] [--duration SECONDS] [--out DIR] [--no-floor]
   router-kernel --help | --version
 
 Options:
@@ -36,6 +39,7 @@ Options:
 `;
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'bench') return bench(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -158,5 +162,23 @@ async function start(file: string, host: string | undefined, port: number | unde
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/**
+ * The benchmark harness (bench/run.ts) is TypeScript run through tsx, in its own process: it starts
+ * the router, mocks and load generator as processes of their own anyway, and keeping it out of
+ * the compiled build keeps the router's install small.
+ */
+function bench(args: string[]): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(packageRoot, 'bench/run.ts'), ...args], { stdio: 'inherit', cwd: process.cwd() });
+  return new Promise((resolve) => {
+    // Ctrl-C reaches the child too (same process group); it stops what it started, then exits.
+    const ignore = () => {};
+    process.on('SIGINT', ignore);
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', ignore);
+      resolve(code ?? (signal ? 130 : 1));
+    });
   });
 }

@@ -12,7 +12,7 @@
  *   body.field('model');                        // parses only that value
  *   body.withString('model', 'deepseek-chat');  // the body with one field changed, as chunks
  */
-import { decodeText } from '../json-bytes.ts';
+import { decodeJsonText } from '../json-bytes.ts';
 import { routerError } from '../errors.ts';
 
 const QUOTE = 0x22;
@@ -83,7 +83,7 @@ export class RawJsonObject {
     let value: unknown;
     if (member) {
       try {
-        value = this.bytes[member.start] === QUOTE ? readString(this.bytes, member.start, member.end) : JSON.parse(decodeText(this.bytes.subarray(member.start, member.end)));
+        value = this.bytes[member.start] === QUOTE ? readString(this.bytes, member.start, member.end) : JSON.parse(decodeJsonText(this.bytes.subarray(member.start, member.end)));
       } catch (err) {
         throw badJson((err as Error).message);
       }
@@ -113,7 +113,7 @@ export class RawJsonObject {
   /** The whole body, parsed. */
   parse(): Record<string, unknown> {
     try {
-      return JSON.parse(decodeText(this.bytes)) as Record<string, unknown>;
+      return JSON.parse(decodeJsonText(this.bytes)) as Record<string, unknown>;
     } catch (err) {
       throw badJson((err as Error).message);
     }
@@ -136,7 +136,7 @@ function skipSpace(raw: Buffer, i: number): number {
 function readString(raw: Buffer, start: number, end: number): string {
   for (let j = start + 1; j < end - 1; j++) {
     const b = raw[j];
-    if (b >= 0x80 || b === BACKSLASH || b < 0x20) return JSON.parse(decodeText(raw.subarray(start, end))) as string;
+    if (b >= 0x80 || b === BACKSLASH || b < 0x20) return JSON.parse(decodeJsonText(raw.subarray(start, end))) as string;
   }
   return raw.toString('latin1', start + 1, end - 1);
 }

@@ -1,6 +1,7 @@
+import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { decodeText, encodeText, jsonBytes, parseJsonBytes } from '../../core/json-bytes.ts';
+import { decodeJsonText, decodeText, encodeText, jsonBytes, parseJsonBytes } from '../../core/json-bytes.ts';
 
 t.test('the ASCII fast path and the UTF-8 path give the same bytes and text as Buffer would', async (t) => {
   for (const text of ['', 'plain ascii {"a":1}', 'héllo', 'emoji 🎉 and CJK 漢字', '\u0080', '\u00ff', 'x'.repeat(100_000) + 'é']) {
@@ -21,4 +22,52 @@ t.test('any JSON value survives jsonBytes then parseJsonBytes', async (t) => {
     { numRuns: 500 },
   );
   t.pass('500 random values round-trip byte-exactly');
+});
+
+t.test('a request split into pieces encodes to exactly the bytes of JSON.stringify', async (t) => {
+  const text = fc.string({ unit: 'binary', maxLength: 6000 });
+  const element = fc.oneof(fc.jsonValue(), text, fc.constant(undefined), fc.record({ role: fc.constant('user'), content: text }));
+  const request = fc.dictionary(fc.string(), fc.oneof(fc.array(element, { maxLength: 30 }), element, fc.constant(undefined)), { maxKeys: 6 });
+  fc.assert(
+    fc.property(request, (value) => jsonBytes(value).equals(Buffer.from(JSON.stringify(value), 'utf8'))),
+    { numRuns: 300 },
+  );
+  // The case the split exists for: one em dash in a long ASCII conversation.
+  const big = { model: 'm', messages: Array.from({ length: 40 }, (_, i) => ({ role: 'user', content: (i === 7 ? '—' : '') + 'x'.repeat(12_000) })), stream: true };
+  t.ok(jsonBytes(big).equals(Buffer.from(JSON.stringify(big), 'utf8')));
+  t.pass('300 random requests encode identically');
+});
+
+t.test('JSON with a few non-ASCII runs decodes (escaped) to the same value, and bad JSON still fails', async (t) => {
+  const outcome = (text: () => string) => {
+    try {
+      return { value: JSON.parse(text()) as unknown };
+    } catch {
+      return { error: true };
+    }
+  };
+  // Valid JSON with unicode anywhere a string can hold it, including beside backslashes.
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.array(fc.string({ unit: 'binary', maxLength: 8 }), { maxLength: 40 }), (value, strings) => {
+      const bytes = Buffer.from(JSON.stringify({ value, strings, tail: 'x'.repeat(200) }), 'utf8');
+      assert.deepStrictEqual(JSON.parse(decodeJsonText(bytes)), JSON.parse(bytes.toString('utf8')));
+    }),
+    { numRuns: 300 },
+  );
+  // Arbitrary bytes dropped into JSON text (inside strings, outside them, after a backslash, cut
+  // UTF-8 sequences): exactly what the plain decoder makes of it, value or error.
+  const base = Buffer.from(JSON.stringify({ model: 'm', a: 'plain \\ text "quoted"', list: [1, 'two', { three: 'x'.repeat(300) }] }));
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(base.length), fc.uint8Array({ minLength: 1, maxLength: 4, min: 0x80, max: 0xff })), { maxLength: 40 }), (inserts) => {
+      let bytes = base;
+      for (const [at, inserted] of inserts) bytes = Buffer.concat([bytes.subarray(0, at), inserted, bytes.subarray(at)]);
+      assert.deepStrictEqual(outcome(() => decodeJsonText(bytes)), outcome(() => bytes.toString('utf8')));
+    }),
+    { numRuns: 500 },
+  );
+  t.equal(decodeJsonText(Buffer.from('{"a":"\\é"}')), '{"a":"\\é"}', 'a non-ASCII run after a backslash is decoded plainly');
+  t.equal(decodeJsonText(Buffer.from('{"a":"é—"}')), '{"a":"\\u00e9\\u2014"}');
+  const many = Buffer.from(JSON.stringify({ text: '汉 字 '.repeat(100) }));
+  t.equal(decodeJsonText(many), many.toString('utf8'), 'text with many runs takes the UTF-8 decoder');
+  t.pass('random documents decode like the UTF-8 decoder');
 });
