@@ -62,6 +62,8 @@ export async function runBench(argv: string[]): Promise<number> {
     const generator = new LoadGenerator(children, work);
     const routerUrl = router.match[1];
     const pid = router.child.pid!;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const atStart = memoryMb(pid);
 
     // Warm the code paths (router and bare proxies alike), then let the router settle before
     // reading its idle memory.
@@ -102,7 +104,7 @@ export async function runBench(argv: string[]): Promise<number> {
       quick: values.quick === true,
       durationMs,
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-      memory: { idleRssMb: idle.rss, peakRssMb: peak.peak },
+      memory: { startRssMb: atStart.rss, idleRssMb: idle.rss, peakRssMb: peak.peak },
       measurements,
     };
     mkdirSync(values.out!, { recursive: true });

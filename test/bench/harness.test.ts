@@ -30,7 +30,7 @@ t.test('`router-kernel bench --quick` measures every case directly, through a ba
   const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
   t.equal(report.quick, true);
   t.ok(report.machine.cpus > 0 && report.machine.node.startsWith('v'), 'the machine is recorded');
-  t.ok(report.memory.idleRssMb > 0 && report.memory.peakRssMb >= report.memory.idleRssMb, 'idle and peak memory are recorded');
+  t.ok(report.memory.startRssMb > 0 && report.memory.idleRssMb > 0 && report.memory.peakRssMb >= report.memory.idleRssMb, 'start, idle and peak memory are recorded');
 
   const expected = benchCases.flatMap((c) => c.connections.map((n) => `${c.id} ×${n}`));
   t.same(report.measurements.map((m) => `${m.case} ×${m.connections}`), expected, 'every case at every connection count');
@@ -67,7 +67,7 @@ t.test('--write-docs replaces only what sits between the markers of docs/perform
     quick: false,
     durationMs: 5000,
     machine: { cpus: 2, model: 'test cpu', memoryGb: 24, node: 'v20.0.0' },
-    memory: { idleRssMb: 90, peakRssMb: 150 },
+    memory: { startRssMb: 80, idleRssMb: 90, peakRssMb: 150 },
     measurements: [],
   };
   updateDocs(file, renderMarkdown(report));
@@ -75,7 +75,7 @@ t.test('--write-docs replaces only what sits between the markers of docs/perform
   t.match(doc, /^# Performance\n\nintro\n\n/);
   t.notMatch(doc, /old table/);
   t.match(doc, /2 × test cpu, 24 GB, Node v20\.0\.0/);
-  t.match(doc, /idle RSS ≤ 120 MB \| 90 MB \| – \| yes/);
+  t.match(doc, /idle RSS ≤ 120 MB, at start \| 80 MB \| – \| yes/);
   t.match(doc, /## What we tried\n$/);
   t.throws(() => updateDocs(join(dir, 'missing-markers.md'), 'x'), 'a file without markers is an error, not a silent rewrite');
 });
