@@ -16,6 +16,7 @@ import { isConfigError } from './config/config-error.ts';
 import { readConfig } from './config/load.ts';
 import { compileGeneration } from './generation/compile.ts';
 import { SharedResources } from './generation/shared-resources.ts';
+import { TokenCounter } from './tokens/token-counter.ts';
 import { createLogger } from './logger.ts';
 import { packageRoot } from './package-root.ts';
 import { startRouter, type RunningRouter } from './router.ts';
@@ -94,7 +95,7 @@ async function validate(file: string): Promise<number> {
   const log = createLogger({ level: 'silent' });
   try {
     const loaded = await readConfig(file);
-    const generation = await compileGeneration(loaded, undefined, { id: 0, log, shared: new SharedResources(), provision: false });
+    const generation = await compileGeneration(loaded, undefined, { id: 0, log, shared: new SharedResources(), tokens: new TokenCounter({ log }), provision: false });
     const providers = [...generation.providers.keys()];
     const pipeline = loaded.config.pipeline.filter((p) => p.enabled).map((p) => p.name ?? p.use);
     process.stdout.write(`${loaded.displayFile} is valid: providers ${providers.join(', ')}; pipeline ${pipeline.length ? pipeline.join(' → ') : '(empty)'}\n`);

@@ -20,6 +20,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { CountOptions, Encoding, TokenCount } from './tokens/token-counter.ts';
+import type { RequestBlocks } from './tokens/blocks.ts';
 import type { CanonicalRequest, CanonicalResponse, Dialect, StreamEvent, Usage } from './canonical.ts';
 
 export type PluginKind = 'provider' | 'middleware' | 'scheduler' | 'cache' | 'monitor';
@@ -39,6 +41,13 @@ export interface Route {
   model: string;
   /** Why this route was chosen (`default`, `explicit`, `rule:3`, ...); shown in `x-router-route`. */
   reason: string;
+  /** Facts behind the reason (`tokens=123456`), appended to `x-router-route`. */
+  detail?: string;
+  /**
+   * Targets to try in order when this one fails before answering (a 5xx, a 429, a timeout or an
+   * unreachable upstream). The route that answered is the one reported.
+   */
+  fallbacks?: Array<{ provider: string; model: string }>;
 }
 
 export interface RawRequest {
@@ -87,6 +96,11 @@ export interface RequestContext {
    */
   request: CanonicalRequest;
   readonly raw: RawRequest;
+  /**
+   * The request's input tokens (o200k_base), counted once per request however many plugins ask.
+   * Pass the blocks if you already walked the request (see `requestBlocks`) to avoid a second walk.
+   */
+  countTokens(blocks?: RequestBlocks): Promise<TokenCount>;
   /**
    * Set to true after changing `request` in a way a passthrough provider must not ignore: it then
    * builds the upstream body from the canonical request (same dialect, so extras, cache_control and
@@ -176,6 +190,19 @@ export interface PluginScope {
    * Created on first use, disposed when the last generation using it is cleaned up.
    */
   shared<T>(key: string, create: () => T, dispose: (value: T) => void | Promise<void>): T;
+  /** The kernel's token counter (worker threads and a per-block cache shared by every plugin). */
+  readonly tokens: TokenCounting;
+}
+
+/**
+ * Exact token counts, computed off the event loop and cached per block (see core/tokens). Call
+ * `warm()` in `provision` when requests will need counts, so the first one does not wait for the
+ * tokenizer to load.
+ */
+export interface TokenCounting {
+  count(request: CanonicalRequest, options?: CountOptions): Promise<TokenCount>;
+  countBlocks(blocks: RequestBlocks, options?: CountOptions): Promise<TokenCount>;
+  warm(encoding?: Encoding): Promise<void>;
 }
 
 /**

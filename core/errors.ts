@@ -52,6 +52,7 @@ export const errorCatalog = {
   RK_TOO_DEEP: { status: 400, kind: 'invalid_request', expose: true, message: 'The request is nested too deeply to process' },
   RK_NEXT_CALLED_TWICE: { status: 500, kind: 'api_error', expose: false, message: 'Middleware "{plugin}" called next() more than once' },
   RK_PLUGIN_FAILED: { status: 500, kind: 'api_error', expose: false, message: 'Plugin "{plugin}" failed in {hook}: {reason}' },
+  RK_TOKEN_COUNT_FAILED: { status: 500, kind: 'api_error', expose: true, message: 'Counting the request tokens failed: {reason}' },
   RK_INTERNAL: { status: 500, kind: 'api_error', expose: false, message: '{reason}' },
 } as const satisfies Record<string, CatalogEntry>;
 

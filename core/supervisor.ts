@@ -12,6 +12,7 @@ import { readConfig, type LoadedConfig } from './config/load.ts';
 import { compileGeneration } from './generation/compile.ts';
 import type { Generation } from './generation/generation.ts';
 import { SharedResources } from './generation/shared-resources.ts';
+import { TokenCounter } from './tokens/token-counter.ts';
 
 export type ReloadResult = { ok: true; generation: number } | { ok: false; error: Error };
 
@@ -24,12 +25,16 @@ export class Supervisor {
   #queued: Promise<ReloadResult> | undefined;
   #retiring = new Set<Promise<void>>();
   readonly shared = new SharedResources();
+  /** One tokenizer pool and block cache for the process: they outlive every reload. */
+  readonly tokens: TokenCounter;
 
   constructor(
     readonly configFile: string,
     readonly log: Logger,
     readonly env: Record<string, string | undefined> = process.env,
-  ) {}
+  ) {
+    this.tokens = new TokenCounter({ log });
+  }
 
   get current(): Generation {
     if (!this.#current) throw new Error('router-kernel has no configuration loaded yet');
@@ -39,7 +44,7 @@ export class Supervisor {
   /** Compiles the first generation; throws ConfigError when the file is not usable. */
   async start(preloaded?: LoadedConfig): Promise<Generation> {
     const loaded = preloaded ?? (await readConfig(this.configFile, this.env));
-    this.#current = await compileGeneration(loaded, undefined, { id: this.#nextId++, log: this.log, shared: this.shared });
+    this.#current = await compileGeneration(loaded, undefined, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens });
     return this.#current;
   }
 
@@ -62,7 +67,7 @@ export class Supervisor {
     const old = this.#current;
     try {
       const loaded = await readConfig(this.configFile, this.env);
-      const next = await compileGeneration(loaded, old, { id: this.#nextId++, log: this.log, shared: this.shared });
+      const next = await compileGeneration(loaded, old, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens });
       this.#current = next;
       const durationMs = Math.round(performance.now() - started);
       this.log.info({ generation: next.id, reason, durationMs, providers: [...next.providers.keys()] }, `config reloaded (generation ${next.id})`);
@@ -100,5 +105,6 @@ export class Supervisor {
       await current.release(this.shared, this.log);
     }
     await Promise.all(this.#retiring);
+    await this.tokens.close();
   }
 }

@@ -16,6 +16,7 @@ import { createCatalog, modelEntries } from './catalog.ts';
 import { cleanupSlots, Generation, serverSettings, type ProviderSlot, type Slot } from './generation.ts';
 import { PluginResolveError, resolvePlugin } from '../plugins/resolve.ts';
 import type { SharedResources } from './shared-resources.ts';
+import type { TokenCounter } from '../tokens/token-counter.ts';
 import { createTerminal } from './terminal.ts';
 
 /** Paths the kernel answers itself; plugins cannot take them over. */
@@ -25,6 +26,7 @@ export interface CompileEnv {
   id: number;
   log: Logger;
   shared: SharedResources;
+  tokens: TokenCounter;
   /** false for `router-kernel validate`: check everything but start nothing. */
   provision?: boolean;
 }
@@ -102,6 +104,7 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
         inherited,
         catalog,
         shared: (key, create, dispose) => env.shared.acquire(slot, key, create, dispose),
+        tokens: env.tokens,
       } satisfies PluginScope;
       slot.instance = definition.create(spec.options, slot.scope);
       if (typeof slot.instance !== 'object' || slot.instance === null) throw new Error('create() must return an object');
@@ -163,7 +166,7 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
   }
   const chain = compose(links, createTerminal(providers, catalog));
   const files = [...new Set(specs.flatMap((s) => s.files))];
-  return new Generation(env.id, loaded, serverSettings(loaded), slots, providers, catalog, chain, files, routes);
+  return new Generation(env.id, loaded, serverSettings(loaded), slots, providers, catalog, chain, files, env.tokens, routes);
 }
 
 /**

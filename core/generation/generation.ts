@@ -4,6 +4,7 @@
  * pinned to it. When replaced it drains (in-flight requests, long streams included, finish on it,
  * up to a deadline) and then cleans up its own slots in reverse order.
  */
+import type { TokenCounter } from '../tokens/token-counter.ts';
 import type { Logger, ModelEntry, PluginDefinition, PluginInstance, PluginRoute, PluginScope, ProviderCatalog, ProviderInstance } from '../contract.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { parseBytes, parseDuration } from '../config/units.ts';
@@ -77,6 +78,8 @@ export class Generation {
     readonly chain: Terminal,
     /** Local plugin files to watch, besides router.yaml. */
     readonly files: string[],
+    /** The kernel's token counter (one for the process, shared by every generation). */
+    readonly tokens: TokenCounter,
     /** Plugin endpoints by `METHOD path`, with the name of the plugin serving each. */
     readonly routes: Map<string, { route: PluginRoute; plugin: string }> = new Map(),
   ) {}

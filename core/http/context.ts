@@ -1,7 +1,9 @@
 /** The kernel's RequestContext: one per model request, from parsed body to last byte written. */
 import { channel } from 'node:diagnostics_channel';
 import type { CanonicalRequest, Dialect } from '../canonical.ts';
-import { channels, type Logger, type ProviderCatalog, type ProviderResponse, type RawRequest, type RequestContext, type Route } from '../contract.ts';
+import { channels, type Logger, type ProviderCatalog, type ProviderResponse, type RawRequest, type RequestContext, type Route, type TokenCounting } from '../contract.ts';
+import { requestBlocks, type RequestBlocks } from '../tokens/blocks.ts';
+import type { TokenCount } from '../tokens/token-counter.ts';
 
 const droppedChannel = channel(channels.dropped);
 
@@ -30,7 +32,15 @@ export class KernelContext implements RequestContext {
     readonly signal: AbortSignal,
     private readonly parentLog: Logger,
     readonly startedAt: number,
+    private readonly tokens: TokenCounting,
   ) {}
+
+  #tokenCount: Promise<TokenCount> | undefined;
+
+  countTokens(blocks?: RequestBlocks): Promise<TokenCount> {
+    this.#tokenCount ??= this.tokens.countBlocks(blocks ?? requestBlocks(this.request));
+    return this.#tokenCount;
+  }
 
   get request(): CanonicalRequest {
     this.#request ??= this.parseRequest();

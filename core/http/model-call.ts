@@ -50,7 +50,7 @@ export async function runModelCall(generation: Generation, req: IncomingMessage,
   const raw = new RawRequestView(call.method, call.path, call.url, req.headers, call.body);
   const endpoint = codec.dialect === 'anthropic' ? 'messages' : 'chat.completions';
   const parse = (): CanonicalRequest => codec.parseRequest(raw.json);
-  const ctx = new KernelContext(id, codec.dialect, endpoint, call.model, call.stream, parse, raw, generation.catalog, call.signal, log, call.startedAt);
+  const ctx = new KernelContext(id, codec.dialect, endpoint, call.model, call.stream, parse, raw, generation.catalog, call.signal, log, call.startedAt, generation.tokens);
   if (generation.settings.logBodies) ctx.log.info({ body: raw.json }, 'request body');
   if (startChannel.hasSubscribers) startChannel.publish({ ctx });
   let outcome: Outcome;

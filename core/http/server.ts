@@ -22,7 +22,6 @@ import type { Json } from '../dialects/shape.ts';
 import { routerError, type RouterError } from '../errors.ts';
 import type { Generation } from '../generation/generation.ts';
 import type { Supervisor } from '../supervisor.ts';
-import { estimateTokens } from '../tokens/estimate.ts';
 import { kernelVersion } from '../version.ts';
 import { authorize } from './auth.ts';
 import { writeJson } from './deliver.ts';
@@ -132,7 +131,10 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
     });
     const object = new RawJsonObject(body);
     if (path === '/v1/messages/count_tokens') {
-      writeJson(res, 200, { input_tokens: estimateTokens(codec.parseRequest(object.parse())) });
+      // Anthropic's tokenizer is not public: Claude models get the calibrated estimate.
+      const request = codec.parseRequest(object.parse());
+      const count = await generation.tokens.count(request, { claude: /claude/i.test(request.model) });
+      writeJson(res, 200, { input_tokens: count.tokens });
       return { status: 200, dialect: codec.dialect };
     }
     // Only what every request needs is read up front; the rest is parsed if a plugin asks for it.

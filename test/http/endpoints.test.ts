@@ -27,12 +27,20 @@ t.test('GET /v1/models lists configured models in the dialect asked for', async 
   t.match(anthropic, { data: [{ type: 'model', id: 'mock/mock-fast' }, { id: 'mock/mock-smart' }], has_more: false, first_id: 'mock/mock-fast', last_id: 'mock/mock-smart' });
 });
 
-t.test('POST /v1/messages/count_tokens answers locally with an estimate', async (t) => {
+t.test('POST /v1/messages/count_tokens answers locally with the exact counter (an estimate for Claude models)', async (t) => {
   const { url } = await startTestRouter(t, mockConfig);
-  const res = await request(`${url}/v1/messages/count_tokens?beta=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'a'.repeat(400) }] }) });
-  t.equal(res.statusCode, 200);
-  const body = (await res.body.json()) as { input_tokens: number };
-  t.ok(body.input_tokens >= 100 && body.input_tokens <= 110, `about 100 tokens, got ${body.input_tokens}`);
+  const count = async (body: Record<string, unknown>) => {
+    const res = await request(`${url}/v1/messages/count_tokens?beta=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    t.equal(res.statusCode, 200);
+    return ((await res.body.json()) as { input_tokens: number }).input_tokens;
+  };
+  const messages = [{ role: 'user', content: 'hello world' }];
+  // o200k_base: "hello world" is 2 tokens; 3 per request and 3 per message frame it.
+  t.equal(await count({ model: 'gpt-4o', messages }), 2 + 3 + 3);
+  const text = 'Please explain what Python is and its main use cases. '.repeat(100);
+  const claude = await count({ model: 'claude-sonnet-4-5', system: 'You are a helpful assistant.', messages: [{ role: 'user', content: text }] });
+  // Anthropic billed 1,114 input tokens for this request (test/fixtures/providers/anthropic/count-tokens).
+  t.ok(Math.abs(claude - 1114) < 1114 * 0.1, `within 10% of Anthropic's own count, got ${claude}`);
 });
 
 t.test('malformed JSON gets a 400 in the Anthropic shape, and the next request still works', async (t) => {

@@ -7,6 +7,7 @@ import { isConfigError, type ConfigError } from '../../../core/config/config-err
 import { loadConfig, readConfig } from '../../../core/config/load.ts';
 import { compileGeneration } from '../../../core/generation/compile.ts';
 import { SharedResources } from '../../../core/generation/shared-resources.ts';
+import { TokenCounter } from '../../../core/tokens/token-counter.ts';
 
 /** Loads and compiles a config the way a reload does; returns the error it is rejected with. */
 async function rejection(yaml: string, env: Record<string, string> = {}): Promise<ConfigError> {
@@ -15,7 +16,7 @@ async function rejection(yaml: string, env: Record<string, string> = {}): Promis
   writeFileSync(file, yaml);
   try {
     const loaded = await readConfig(file, env);
-    await compileGeneration(loaded, undefined, { id: 1, log: pino({ level: 'silent' }), shared: new SharedResources(), provision: false });
+    await compileGeneration(loaded, undefined, { id: 1, log: pino({ level: 'silent' }), shared: new SharedResources(), tokens: new TokenCounter({ log: pino({ level: 'silent' }) }), provision: false });
   } catch (err) {
     if (isConfigError(err)) return err;
     throw err;

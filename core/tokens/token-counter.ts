@@ -1,0 +1,145 @@
+/**
+ * Exact token counts off the event loop, remembered per block. The main thread hashes each block
+ * (SHA-1 of its text) and looks it up in an LRU of counts; only blocks it has not seen go to the
+ * tokenizer pool (piscina worker threads), in one task per request. A conversation that grows by a
+ * turn therefore costs its new blocks, not the whole history.
+ *
+ *   const counter = new TokenCounter({ log });
+ *   await counter.warm();                                       // at start-up: load the tokenizer
+ *   const { tokens } = await counter.count(request);            // o200k_base by default
+ *   await counter.close();
+ *
+ * Counts are exact for OpenAI encodings (gpt-tokenizer matches tiktoken). Anthropic's tokenizer
+ * is not public: with `claude: true` the o200k count is scaled by a calibrated factor (see
+ * `claudeEstimate`); such counts say `estimate: true`.
+ */
+import { hash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { LRUCache } from 'lru-cache';
+import { Piscina } from 'piscina';
+import type { CanonicalRequest } from '../canonical.ts';
+import type { Logger } from '../contract.ts';
+import { routerError } from '../errors.ts';
+import { requestBlocks, type RequestBlocks } from './blocks.ts';
+import type { CountTask, Encoding } from './token-worker.ts';
+
+export type { Encoding } from './token-worker.ts';
+
+export interface TokenCount {
+  tokens: number;
+  encoding: Encoding;
+  /** True when the count is scaled for a model whose tokenizer is not public (Claude). */
+  estimate: boolean;
+  /** Blocks in the request, and how many of them the tokenizer had to count (the rest were cached). */
+  blocks: number;
+  counted: number;
+}
+
+export interface CountOptions {
+  encoding?: Encoding;
+  /** Scale for Claude models (an estimate; see the class comment). */
+  claude?: boolean;
+}
+
+export interface TokenCounterOptions {
+  log: Logger;
+  /** Worker threads (default: one per core beyond the first, at least 1, at most 4). */
+  workers?: number;
+  /** Block counts remembered (default 200,000; about 100 bytes each). */
+  cacheBlocks?: number;
+}
+
+/**
+ * The Claude estimate, calibrated on recorded Anthropic traffic (test/tokens/calibration.test.ts):
+ * Claude Sonnet 4.5 billed 1.00–1.08 input tokens per o200k_base token on English prose, and a
+ * request with tools carries Anthropic's tool-use system prompt (346 tokens for Claude 4 models
+ * with `auto` tool choice, per Anthropic's pricing documentation).
+ */
+export const claudeEstimate = { perO200k: 1.05, withTools: 346 };
+
+export class TokenCounter {
+  readonly #log: Logger;
+  readonly #workers: number;
+  readonly #cache: LRUCache<string, number>;
+  #pool: Piscina | undefined;
+  #closed = false;
+
+  constructor(options: TokenCounterOptions) {
+    this.#log = options.log;
+    this.#workers = options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
+    this.#cache = new LRUCache({ max: options.cacheBlocks ?? 200_000 });
+  }
+
+  /** Starts the pool and loads the default encoding in every worker, so no request pays for it. */
+  async warm(encoding: Encoding = 'o200k_base'): Promise<void> {
+    const pool = this.#ensurePool();
+    await Promise.all(Array.from({ length: this.#workers }, () => pool.run({ encoding, texts: ['warm up'] } satisfies CountTask)));
+  }
+
+  count(request: CanonicalRequest, options?: CountOptions): Promise<TokenCount> {
+    return this.countBlocks(requestBlocks(request), options);
+  }
+
+  async countBlocks(blocks: RequestBlocks, options: CountOptions = {}): Promise<TokenCount> {
+    const encoding = options.encoding ?? 'o200k_base';
+    let tokens = blocks.fixed;
+    // Blocks the cache does not know, each text once (a tool result quoted back is counted once).
+    const unknown = new Map<string, string>();
+    const pending: string[] = [];
+    for (const text of blocks.texts) {
+      if (text.length === 0) continue;
+      const key = encoding + hash('sha1', text, 'base64');
+      const cached = this.#cache.get(key);
+      if (cached !== undefined) {
+        tokens += cached;
+        continue;
+      }
+      if (!unknown.has(key)) unknown.set(key, text);
+      pending.push(key);
+    }
+    if (unknown.size > 0) {
+      let counts: number[];
+      try {
+        counts = (await this.#ensurePool().run({ encoding, texts: [...unknown.values()] } satisfies CountTask)) as number[];
+      } catch (err) {
+        throw routerError('RK_TOKEN_COUNT_FAILED', { reason: err instanceof Error ? err.message : String(err) }, { cause: err });
+      }
+      const counted = new Map<string, number>();
+      let i = 0;
+      for (const key of unknown.keys()) {
+        counted.set(key, counts[i]);
+        this.#cache.set(key, counts[i++]);
+      }
+      for (const key of pending) tokens += counted.get(key)!;
+    }
+    const total = options.claude ? Math.ceil(tokens * claudeEstimate.perO200k) + (blocks.tools > 0 ? claudeEstimate.withTools : 0) : tokens;
+    return { tokens: total, encoding, estimate: options.claude === true, blocks: blocks.texts.length, counted: unknown.size };
+  }
+
+  /** The pool's worker threads (for tests that need to kill one). */
+  get threads(): readonly unknown[] {
+    return this.#pool?.threads ?? [];
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.destroy();
+  }
+
+  #ensurePool(): Piscina {
+    if (this.#closed) throw routerError('RK_SHUTTING_DOWN');
+    if (this.#pool) return this.#pool;
+    const source = import.meta.url.endsWith('.ts');
+    const filename = new URL(source ? './token-worker.ts' : './token-worker.js', import.meta.url).href;
+    // A TypeScript worker needs tsx in the worker too, unless the process was started with it.
+    const hasTsx = process.execArgv.some((arg) => arg.includes('tsx'));
+    const execArgv = source && !hasTsx ? [...process.execArgv, '--import', 'tsx'] : process.execArgv;
+    const pool = new Piscina({ filename, minThreads: this.#workers, maxThreads: this.#workers, idleTimeout: Infinity, execArgv });
+    // A worker that dies fails only its own task (above); piscina starts a replacement.
+    pool.on('error', (err: unknown) => this.#log.error({ err }, 'token counting worker failed; it is being replaced'));
+    this.#pool = pool;
+    return pool;
+  }
+}

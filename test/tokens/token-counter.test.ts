@@ -1,0 +1,84 @@
+/**
+ * The token counter with its real worker threads: exact o200k counts, the per-block cache, and a
+ * worker that dies mid-count.
+ */
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import pino from 'pino';
+import t from 'tap';
+import type { CanonicalRequest, Message } from '../../core/canonical.ts';
+import { framing, requestBlocks } from '../../core/tokens/blocks.ts';
+import { TokenCounter } from '../../core/tokens/token-counter.ts';
+import { claudeCodeRequest } from '../helpers/fixtures.ts';
+import { anthropicCodec } from '../../core/dialects/anthropic/index.ts';
+
+const log = pino({ level: 'silent' });
+
+function request(messages: Message[], extra: Partial<CanonicalRequest> = {}): CanonicalRequest {
+  return { model: 'gpt-4o', system: [], messages, tools: [], stream: false, extras: {}, ...extra };
+}
+
+const user = (text: string): Message => ({ role: 'user', content: [{ type: 'text', text }] });
+
+t.test('counts are exact o200k_base counts plus documented framing', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  const texts = ['hello world', 'naïve café — 漢字 🎉', 'def f(x):\n    return x ** 2\n', 'the <|endoftext|> marker is plain text here'];
+  const count = await counter.count(request(texts.map(user)));
+  const expected = texts.reduce((n, text) => n + countTokens(text, { disallowedSpecial: new Set() }), 0) + framing.perRequest + texts.length * framing.perMessage;
+  t.equal(count.tokens, expected);
+  t.equal(countTokens('hello world'), 2, 'the reference itself: "hello world" is 2 o200k tokens');
+  t.same({ encoding: count.encoding, estimate: count.estimate, blocks: count.blocks }, { encoding: 'o200k_base', estimate: false, blocks: 4 });
+
+  const cl100k = await counter.count(request([user('hello world')]), { encoding: 'cl100k_base' });
+  t.equal(cl100k.tokens, 2 + framing.perRequest + framing.perMessage, 'cl100k_base on request');
+});
+
+t.test('a conversation that grows by a turn sends only its new blocks to the tokenizer', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  const recorded = anthropicCodec.parseRequest(claudeCodeRequest('tool-use-03').body);
+  const first = await counter.count(recorded);
+  t.ok(first.blocks > 20, `a Claude Code request has many blocks (${first.blocks})`);
+  t.ok(first.tokens > 10_000, `and many tokens (${first.tokens})`);
+
+  const grown = { ...recorded, messages: [...recorded.messages, { role: 'assistant', content: [{ type: 'text', text: 'Reading the file now.' }, { type: 'tool_call', id: 'toolu_9', name: 'FreshTool', input: { file_path: '/repo/a.ts' } }] }, { role: 'user', content: [{ type: 'tool_result', toolCallId: 'toolu_9', content: 'export const a = 1;\n' }] }] } as CanonicalRequest;
+  const second = await counter.count(grown);
+  t.equal(second.counted, 4, 'the text, the tool name, its input and the tool result: nothing else');
+  const fresh = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => fresh.close());
+  t.equal(second.tokens, (await fresh.count(grown)).tokens, 'the cached total equals a count from scratch');
+  t.equal((await counter.count(grown)).counted, 0, 'the same request again is all cache');
+});
+
+t.test('a worker that dies fails only the count it was running, and the pool recovers', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  await counter.warm();
+  const big = request([user('lorem ipsum dolor sit amet '.repeat(400_000))]);
+  const running = counter.count(big);
+  // Kill the only worker while it counts ~2.4 million tokens.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const thread of counter.threads as Array<{ terminate(): Promise<number> }>) await thread.terminate();
+  await t.rejects(running, { code: 'RK_TOKEN_COUNT_FAILED', status: 500 });
+  const after = await counter.count(request([user('hello world')]));
+  t.equal(after.tokens, 2 + framing.perRequest + framing.perMessage, 'a replacement worker counts the next request');
+});
+
+t.test('the Claude estimate scales o200k and adds the tool-use prompt, and says it is an estimate', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  const plain = request([user('Please explain what Python is and its main use cases. '.repeat(100))]);
+  const exact = await counter.count(plain);
+  const claude = await counter.count(plain, { claude: true });
+  t.ok(claude.estimate);
+  t.ok(claude.tokens > exact.tokens && claude.tokens < exact.tokens * 1.1);
+  const withTool = request([user('hi')], { tools: [{ name: 'get_weather', inputSchema: { type: 'object' } }] });
+  t.ok((await counter.count(withTool, { claude: true })).tokens > 346, 'a request with tools carries the tool-use system prompt');
+});
+
+t.test('requestBlocks visits every part once, with its position', async (t) => {
+  const seen: string[] = [];
+  const blocks = requestBlocks(request([user('a'), { role: 'assistant', content: [{ type: 'text', text: 'b' }] }], { system: [{ type: 'text', text: 's' }] }), (part, at) => seen.push(`${at.role}:${at.message}:${part.type}`));
+  t.same(seen, ['system:-1:text', 'user:0:text', 'assistant:1:text']);
+  t.same(blocks.texts, ['s', 'a', 'b']);
+});
