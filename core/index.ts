@@ -32,3 +32,4 @@ export { RawJsonObject } from './dialects/raw-json.ts';
 export type { AnthropicBuildOptions } from './dialects/anthropic/build-request.ts';
 export { connectionOptionsSchema, upstreamFromOptions, type ConnectionOptions } from './upstream/connection-options.ts';
 export { kernelVersion } from './version.ts';
+export { defineRouter, type CustomRouter, type CustomRouterContext, type RouteChoice } from './plugins/define-router.ts';

@@ -1,7 +1,8 @@
 /**
  * The last link of every chain (Envoy's router filter): sends the request to the provider named
  * by `ctx.route`. Without a routing middleware it still understands a client model written as
- * `provider/model` (or `provider,model`) or a model name some provider declares.
+ * `provider/model` (or `provider,model`) or a model name some provider declares. A route with
+ * fallbacks tries them in order when its provider fails before answering (5xx, 429, timeouts).
  */
 import type { ModelEntry, ProviderCatalog, RequestContext, Route } from '../contract.ts';
 import { isRouterError, isStackOverflow, routerError } from '../errors.ts';
@@ -13,17 +14,41 @@ export function createTerminal(providers: Map<string, ProviderSlot>, catalog: Pr
     if (ctx.response) return;
     const route = ctx.route ?? routeByModel(ctx.model, catalog);
     ctx.route = route;
-    const provider = providers.get(route.provider);
-    if (!provider) throw routerError('RK_PROVIDER_NOT_FOUND', { provider: route.provider });
-    const entry = provider.models.get(route.model);
-    // Only a model with limits needs the request parsed to check them (passthrough avoids parsing).
-    if (entry && (entry.maxOutputTokens !== undefined || entry.thinking === false)) applyModelLimits(ctx, entry);
-    try {
-      ctx.response = await provider.instance.invoke(ctx, { model: entry?.upstream ?? route.model, route });
-    } catch (err) {
-      throw providerFailure(err, route.provider, 'invoke');
+    const targets = [{ provider: route.provider, model: route.model }, ...(route.fallbacks ?? [])];
+    for (let i = 0; ; i++) {
+      const target = targets[i];
+      try {
+        ctx.response = await invoke(ctx, providers, target);
+        return;
+      } catch (err) {
+        const next = targets[i + 1];
+        if (!next || !worthFallingBack(err) || ctx.signal.aborted) throw err;
+        ctx.log.warn({ err, from: `${target.provider}/${target.model}`, to: `${next.provider}/${next.model}` }, 'route failed before answering; trying its fallback');
+        // The route reported is the one that answers; the detail says what it stood in for.
+        ctx.route = { ...route, ...next, detail: [route.detail, `fallback_from=${targets[0].provider}/${targets[0].model}`].filter(Boolean).join('; ') };
+      }
     }
   };
+}
+
+async function invoke(ctx: RequestContext, providers: Map<string, ProviderSlot>, target: { provider: string; model: string }) {
+  const provider = providers.get(target.provider);
+  if (!provider) throw routerError('RK_PROVIDER_NOT_FOUND', { provider: target.provider });
+  const entry = provider.models.get(target.model);
+  // Only a model with limits needs the request parsed to check them (passthrough avoids parsing).
+  if (entry && (entry.maxOutputTokens !== undefined || entry.thinking === false)) applyModelLimits(ctx, entry);
+  try {
+    return await provider.instance.invoke(ctx, { model: entry?.upstream ?? target.model, route: ctx.route! });
+  } catch (err) {
+    throw providerFailure(err, target.provider, 'invoke');
+  }
+}
+
+/** Failures another provider may not share: overload, rate limits, outages, timeouts. */
+function worthFallingBack(err: unknown): boolean {
+  if (!isRouterError(err)) return false;
+  if (err.code === 'RK_CLIENT_CLOSED' || err.code === 'RK_SHUTTING_DOWN') return false;
+  return err.status === 429 || err.status === 408 || err.status >= 500;
 }
 
 /**

@@ -26,6 +26,8 @@ export interface Outcome {
   status: number;
   dialect?: Dialect;
   route?: string;
+  /** Why that route (and the facts behind it). */
+  reason?: string;
   usage?: Usage;
   error?: RouterError;
   dropped?: string[];
@@ -68,7 +70,10 @@ export async function runModelCall(generation: Generation, req: IncomingMessage,
     sendError(res, codec, error, id);
     outcome = { status: error.status, error, dialect: codec.dialect };
   }
-  if (ctx.route) outcome.route = `${ctx.route.provider}/${ctx.route.model}`;
+  if (ctx.route) {
+    outcome.route = `${ctx.route.provider}/${ctx.route.model}`;
+    outcome.reason = ctx.route.detail ? `${ctx.route.reason}; ${ctx.route.detail}` : ctx.route.reason;
+  }
   if (ctx.droppedFeatures.size > 0) outcome.dropped = [...ctx.droppedFeatures];
   if (endChannel.hasSubscribers) endChannel.publish({ ctx, status: outcome.status, error: outcome.error, usage: outcome.usage, durationMs: performance.now() - call.startedAt });
   return outcome;
@@ -106,7 +111,7 @@ class RawRequestView implements RawRequest {
 
 function routeHeaders(ctx: KernelContext): Record<string, string> {
   const headers: Record<string, string> = {};
-  if (ctx.route) headers['x-router-route'] = `${ctx.route.provider}/${ctx.route.model}; reason=${ctx.route.reason}`;
+  if (ctx.route) headers['x-router-route'] = `${ctx.route.provider}/${ctx.route.model}; reason=${ctx.route.reason}${ctx.route.detail ? `; ${ctx.route.detail}` : ''}`;
   if (ctx.droppedFeatures.size > 0) headers['x-router-dropped'] = [...ctx.droppedFeatures].join(', ');
   return headers;
 }

@@ -169,7 +169,7 @@ function logOutcome(log: Logger, request: { id: string; method: string; path: st
   // Nothing to build when the level would drop the line anyway (a busy router at level warn).
   if (!log.isLevelEnabled(outcome.error ? (outcome.error.status >= 500 || !outcome.error.expose ? 'error' : 'info') : 'info')) return;
   const ms = Math.round((performance.now() - request.startedAt) * 100) / 100;
-  const line = { reqId: request.id, method: request.method, path: request.path, status: outcome.status, ms, dialect: outcome.dialect, route: outcome.route, usage: outcome.usage, dropped: outcome.dropped };
+  const line = { reqId: request.id, method: request.method, path: request.path, status: outcome.status, ms, dialect: outcome.dialect, route: outcome.route, reason: outcome.reason, usage: outcome.usage, dropped: outcome.dropped };
   const error = outcome.error;
   if (error && (error.status >= 500 || !error.expose)) log.error({ ...line, err: error, code: error.code }, error.message);
   else if (error) log.info({ ...line, code: error.code }, error.message);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { benchCases } from '../../bench/cases.ts';
+import type { RoutingReport } from '../../bench/routing.ts';
 import { checkTargets, renderMarkdown, updateDocs, type BenchReport } from '../../bench/report.ts';
 import { ensureBuilt, testDir } from '../helpers/router.ts';
 
@@ -78,4 +79,21 @@ t.test('--write-docs replaces only what sits between the markers of docs/perform
   t.match(doc, /idle RSS ≤ 120 MB, at start \| 80 MB \| – \| yes/);
   t.match(doc, /## What we tried\n$/);
   t.throws(() => updateDocs(join(dir, 'missing-markers.md'), 'x'), 'a file without markers is an error, not a silent rewrite');
+});
+
+t.test('`npm run bench:routing -- --quick` drives the real router plugin and token pool and prints every number', async (t) => {
+  const script = fileURLToPath(new URL('../../bench/routing.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.equal(code, 0, stderr.slice(-2000));
+  const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as RoutingReport;
+  t.ok(report.lastTurnTokens > report.firstTurnTokens && report.firstTurnTokens > 10_000, 'a growing conversation of real size');
+  for (const side of [report.router, report.mainThread]) {
+    for (const [field, value] of Object.entries(side)) t.ok(Number.isFinite(value) && value >= 0, `${field} measured`);
+  }
+  for (const row of ['decision per turn after the first, median', 'first turn (nothing cached)', 'event-loop delay p99', 'main thread / router-kernel']) t.match(stdout, row);
 });

@@ -1,62 +1,157 @@
 /**
  * middleware.router: decides which provider and model answer each request.
- * A client model `provider,model` naming no configured provider is refused (404), not defaulted.
  *
  *   pipeline:
  *     - use: router
  *       with:
  *         default: deepseek/deepseek-chat
+ *         background: groq/llama-3.1-8b-instant        # Claude Code's Haiku calls
+ *         think: deepseek/deepseek-reasoner
+ *         long_context: { target: gemini/gemini-2.5-pro, threshold: 60000 }
+ *         rules:
+ *           - when: { header: { x-team: research } }
+ *             target: [claude/claude-sonnet-4-5, deepseek/deepseek-chat]   # then a fallback
  *
- * A client model written as `provider/model` or `provider,model` (what users type in Claude
- * Code's /model) goes straight there; a model name a provider declares goes to that provider;
- * everything else goes to `default`. The choice and the reason are in `x-router-route`.
+ * In order, the first that applies wins: an alias or an explicit `provider/model` (`provider,model`,
+ * as typed in Claude Code's /model); a subagent tag; the rules, in order; long context; background;
+ * web search; image; think; a model name a provider declares; the default. Only what a decision
+ * needs is looked at: the model first, the parsed request and a token count only when an option
+ * asks for them, and a count only when a cheap bound on the body size cannot settle it. The choice
+ * and its reason are in `x-router-route` and the log line.
  */
-import { definePlugin, routerError, type MiddlewareInstance } from 'router-kernel';
+import { channels, definePlugin, routerError, type MiddlewareInstance, type RequestContext, type Route, type Usage } from 'router-kernel';
+import { channel, type Channel } from 'node:diagnostics_channel';
+import { describeRequest, type Features } from './features.ts';
+import { compilePlan, routerSchema, type Plan, type RouterOptions } from './options.ts';
+import { SessionUsage, sessionOf } from './sessions.ts';
+import { tagMarkers, takeSubagentTag } from './subagent.ts';
+import { routeTo } from './targets.ts';
 
-interface RouterOptions {
-  default: string;
-}
+const sessionKey = Symbol.for('router-kernel.router.session');
 
 export default definePlugin<RouterOptions, MiddlewareInstance>({
   id: 'middleware.router',
   kind: 'middleware',
-  version: '1.0.0',
+  version: '2.0.0',
   description: 'Chooses the provider and model for each request.',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['default'],
-    properties: {
-      default: { type: 'string', pattern: '^[^/,]+[/,].+$', errorMessage: 'must be "provider/model", for example "mock/mock-fast"', description: 'provider/model used when nothing more specific applies' },
-    },
-  },
-  create(options) {
-    let fallback: { provider: string; model: string } | undefined;
+  schema: routerSchema,
+  create(options, scope) {
+    let plan: Plan | undefined;
+    let sessions: SessionUsage | undefined;
+    let ended: Channel | undefined;
+    // The provider's own count of the input, after the answer: what makes long context sticky.
+    const onEnd = (message: unknown) => {
+      const { ctx, usage } = message as { ctx: RequestContext; usage?: Usage };
+      const session = ctx.state.get(sessionKey);
+      if (typeof session === 'string' && usage) sessions?.record(session, usage);
+    };
 
     return {
-      validate(current) {
-        fallback = current.parseTarget(options.default);
-        if (!fallback) throw new Error(`default "${options.default}" names provider "${options.default.split(/[/,]/)[0]}", which is not configured (providers: ${current.providers().join(', ')})`);
+      validate(catalog) {
+        plan = compilePlan(options, catalog);
+      },
+
+      async provision() {
+        // validate runs after provision: compile here too so that warming knows what is needed
+        // (a plan that does not compile is reported by validate, with every problem).
+        try {
+          plan ??= compilePlan(options, scope.catalog);
+        } catch {
+          return;
+        }
+        if (plan.longContext) {
+          sessions = scope.shared('middleware.router:sessions', () => new SessionUsage(), () => {});
+          ended = channel(channels.requestEnd);
+          ended.subscribe(onEnd);
+        }
+        if (plan.countsTokens) await scope.tokens.warm();
+      },
+
+      cleanup() {
+        ended?.unsubscribe(onEnd);
       },
 
       async handle(ctx, next) {
-        if (!ctx.route) {
-          const model = ctx.model;
-          const catalog = ctx.catalog;
-          const explicit = catalog.parseTarget(model);
-          // `provider,model` is only ever typed to pick a route (Claude Code's /model): a typo in
-          // it must not fall through to the default unnoticed. (`a/b` may be a vendor's model id.)
-          if (!explicit && /^[^,/]+,./.test(model)) {
-            throw routerError('RK_PROVIDER_NOT_FOUND', { provider: model.slice(0, model.indexOf(',')), hint: ` (providers: ${catalog.providers().join(', ')})` });
-          }
-          const declared = explicit ? undefined : catalog.findModel(model)[0];
-          if (explicit) ctx.route = { ...explicit, reason: 'explicit' };
-          else if (declared) ctx.route = { ...declared, reason: 'model' };
-          else if (fallback) ctx.route = { ...fallback, reason: 'default' };
-          else throw routerError('RK_NO_ROUTE');
-        }
+        if (!ctx.route) ctx.route = await decide(ctx, plan ?? (plan = compilePlan(options, ctx.catalog)));
         await next();
       },
     };
+
+    async function decide(ctx: RequestContext, p: Plan): Promise<Route> {
+      const model = ctx.model;
+      // Every answer in a session reports its input usage, whichever route it took.
+      const session = p.longContext ? sessionOf(ctx) : undefined;
+      if (session) ctx.state.set(sessionKey, session);
+      const alias = p.aliases.get(model);
+      if (alias) return routeTo(alias, 'alias');
+      const explicit = ctx.catalog.parseTarget(model);
+      if (explicit) return { ...explicit, reason: 'explicit' };
+      // `provider,model` is only ever typed to pick a route (Claude Code's /model): a typo in it
+      // must not fall through to the default unnoticed. (`a/b` may be a vendor's model id.)
+      if (/^[^,/]+,./.test(model)) {
+        throw routerError('RK_PROVIDER_NOT_FOUND', { provider: model.slice(0, model.indexOf(',')), hint: ` (providers: ${ctx.catalog.providers().join(', ')})` });
+      }
+
+      if (p.subagentTags && tagMarkers.some((marker) => ctx.raw.body.includes(marker))) {
+        const tagged = takeSubagentTag(ctx.request);
+        if (tagged !== undefined) {
+          ctx.rawStale = true; // the tag is gone from the request: a passthrough must rebuild the body
+          const target = ctx.catalog.parseTarget(tagged);
+          if (target) return { ...target, reason: 'subagent' };
+          ctx.log.warn({ tag: tagged }, 'a subagent tag names no configured provider; routing as if it were not there');
+        }
+      }
+
+      let features: Features | undefined;
+      const described = () => (features ??= describeRequest(ctx.request));
+      let counted: number | undefined;
+      const tokens = async () => (counted ??= (await ctx.countTokens(described().blocks)).tokens);
+
+      for (const rule of p.rules) {
+        if (!rule.cheap(ctx) || (rule.detailed && !rule.detailed(ctx, described))) continue;
+        if (rule.tokens && !(await tokensWithin(ctx, rule.tokens, tokens))) continue;
+        return routeTo(rule.target, `rule:${rule.name}`, counted !== undefined ? `tokens=${counted}` : undefined);
+      }
+
+      if (p.longContext) {
+        const { target, threshold } = p.longContext;
+        if (session) {
+          const last = sessions?.lastInput(session);
+          if (last !== undefined && last > threshold) return routeTo(target, 'long_context', `session=sticky; last_input=${last}`);
+        }
+        if (upperBound(ctx) > threshold) {
+          const n = await tokens();
+          if (n > threshold) return routeTo(target, 'long_context', `tokens=${n}`);
+        }
+      }
+
+      if (p.background?.models(model)) return routeTo(p.background.target, 'background');
+      if (p.webSearch && described().webSearch) return routeTo(p.webSearch, 'web_search');
+      if (p.image && described().imageInLastUserTurn) return routeTo(p.image, 'image');
+      if (p.think?.applies(ctx.request.thinking)) return routeTo(p.think.target, 'think');
+      const declared = ctx.catalog.findModel(model)[0];
+      if (declared) return { ...declared, reason: 'model' };
+      return routeTo(p.default, 'default');
+    }
   },
 });
+
+/**
+ * An upper bound on a request's tokens from its body size alone: a token encodes at least one byte,
+ * the body holds every text (escaping only adds bytes), and framing adds at most 3 tokens per
+ * message, which takes at least 28 bytes to write. Images count a fixed 1,600 tokens whatever
+ * their size, so a body that may hold one gives no bound.
+ */
+function upperBound(ctx: RequestContext): number {
+  const body = ctx.raw.body;
+  if (body.includes('"image')) return Infinity;
+  return Math.ceil(body.length * (1 + 3 / 28)) + 6;
+}
+
+async function tokensWithin(ctx: RequestContext, range: { above?: number; below?: number }, count: () => Promise<number>): Promise<boolean> {
+  const bound = upperBound(ctx);
+  if (range.above !== undefined && bound <= range.above) return false;
+  if (range.above === undefined && range.below !== undefined && bound < range.below) return true;
+  const n = await count();
+  return (range.above === undefined || n > range.above) && (range.below === undefined || n < range.below);
+}

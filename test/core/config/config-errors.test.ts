@@ -95,7 +95,7 @@ t.test('a missing environment variable is named, with its path and line', async 
 
 t.test('a failed validate hook rejects the config at the plugin', async (t) => {
   const err = await rejection(good.replace('default: mock/m1', 'default: elsewhere/m1'));
-  t.match(err.issues[0], { path: 'pipeline[0]', line: 6, message: /failed to validate: default "elsewhere\/m1" names provider "elsewhere", which is not configured/ });
+  t.match(err.issues[0], { path: 'pipeline[0]', line: 6, message: /failed to validate: default: "elsewhere\/m1" names provider "elsewhere", which is not configured/ });
 });
 
 t.test('a missing required field is reported at the parent', async (t) => {
