@@ -24,6 +24,9 @@ import type { CountOptions, Encoding, TokenCount } from './tokens/token-counter.
 import type { RequestBlocks } from './tokens/blocks.ts';
 import type { CanonicalRequest, CanonicalResponse, Dialect, StreamEvent, Usage } from './canonical.ts';
 
+export type PriorityClass = 'critical' | 'high' | 'normal' | 'low' | 'batch';
+export const priorityClasses: readonly PriorityClass[] = ['critical', 'high', 'normal', 'low', 'batch'];
+
 export type PluginKind = 'provider' | 'middleware' | 'scheduler' | 'cache' | 'monitor';
 export const pluginKinds: readonly PluginKind[] = ['provider', 'middleware', 'scheduler', 'cache', 'monitor'];
 
@@ -101,6 +104,21 @@ export interface RequestContext {
    * Pass the blocks if you already walked the request (see `requestBlocks`) to avoid a second walk.
    */
   countTokens(blocks?: RequestBlocks): Promise<TokenCount>;
+  /** Scheduling class (`critical` … `batch`, default `normal`), set by a scheduler or middleware. */
+  priority: PriorityClass;
+  /**
+   * When the client stops waiting (epoch ms), if a plugin set one: queues give up then and answer
+   * 429/503 with retry-after instead of holding the request longer.
+   */
+  deadline: number | undefined;
+  /** The key a key pool chose for this attempt; providers send it instead of their first key. */
+  credential: Credential | undefined;
+  /**
+   * Takes the upstream call's abort signal over from the client: from now on the client leaving no
+   * longer aborts `ctx.signal`; the returned controller does. For plugins that serve one upstream
+   * answer to several clients (coalescing), which must abort it only when the last one has gone.
+   */
+  detachUpstream(): AbortController;
   /**
    * Set to true after changing `request` in a way a passthrough provider must not ignore: it then
    * builds the upstream body from the canonical request (same dialect, so extras, cache_control and
@@ -129,9 +147,15 @@ export interface RequestContext {
 
 /** What a provider (or an answering middleware) produces. */
 export type ProviderResponse =
-  | { kind: 'message'; message: CanonicalResponse; headers?: Record<string, string> }
-  | { kind: 'stream'; events: AsyncIterable<StreamEvent>; headers?: Record<string, string> }
+  | { kind: 'message'; message: CanonicalResponse; headers?: Record<string, string>; upstream?: UpstreamMeta }
+  | { kind: 'stream'; events: AsyncIterable<StreamEvent>; headers?: Record<string, string>; upstream?: UpstreamMeta }
   | PassthroughResponse;
+
+/** The upstream's status and every response header, for schedulers that learn rate-limit headroom. */
+export interface UpstreamMeta {
+  status: number;
+  headers: Record<string, string>;
+}
 
 /**
  * Upstream bytes in the client's own dialect, sent on untouched. `usage` settles when the body has
@@ -143,6 +167,7 @@ export interface PassthroughResponse {
   headers: Record<string, string>;
   body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   usage: Promise<Usage | undefined>;
+  upstream?: UpstreamMeta;
 }
 
 /** `await next()` runs the rest of the pipeline and the provider; not calling it short-circuits. */
@@ -160,8 +185,27 @@ export interface ModelEntry {
   thinking?: boolean;
 }
 
+/**
+ * One of a provider's API keys, as declared under the provider's `keys` (or `api_key`) with its own
+ * limits. `id` is a fingerprint safe to show and log; `key` itself never is.
+ */
+export interface Credential {
+  id: string;
+  key: string;
+  /** A label from YAML (`name:`), shown beside the fingerprint. */
+  name?: string;
+  /** Requests per minute, tokens per minute and requests in flight the key is allowed. */
+  rpm?: number;
+  tpm?: number;
+  concurrency?: number;
+  /** Share of the work under the `weighted` strategy (default 1). */
+  weight?: number;
+}
+
 /** The providers of one generation, for routing and for `validate` checks. */
 export interface ProviderCatalog {
+  /** The provider's keys in YAML order (empty for a provider without keys). */
+  credentials(provider: string): Credential[];
   providers(): string[];
   models(provider: string): ModelEntry[];
   /** `provider/model` or `provider,model` (as typed in Claude Code's /model) to a route target. */
@@ -238,6 +282,11 @@ interface InstanceHooks {
   handover?(): unknown;
   /** Release resources. Runs once, after the generation drained or after a failed provisioning. */
   cleanup?(): void | Promise<void>;
+  /**
+   * Live state for `GET /admin/state` (keys, queues, breakers, limiters): plain JSON, no secrets.
+   * Called on the live generation's instances when an operator asks.
+   */
+  state?(): unknown;
 }
 
 /**

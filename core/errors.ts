@@ -52,6 +52,12 @@ export const errorCatalog = {
   RK_TOO_DEEP: { status: 400, kind: 'invalid_request', expose: true, message: 'The request is nested too deeply to process' },
   RK_NEXT_CALLED_TWICE: { status: 500, kind: 'api_error', expose: false, message: 'Middleware "{plugin}" called next() more than once' },
   RK_PLUGIN_FAILED: { status: 500, kind: 'api_error', expose: false, message: 'Plugin "{plugin}" failed in {hook}: {reason}' },
+  RK_RATE_LIMITED: { status: 429, kind: 'rate_limit', expose: true, message: 'Every key of {provider} is at its rate limit; waited {waited} s for one to free up' },
+  RK_QUEUE_TIMEOUT: { status: 503, kind: 'overloaded', expose: true, message: '{provider} is busy; waited {waited} s in its queue' },
+  RK_QUEUE_FULL: { status: 503, kind: 'overloaded', expose: true, message: "{provider}'s queue is full ({size} waiting)" },
+  RK_NO_USABLE_KEY: { status: 503, kind: 'api_error', expose: true, message: 'Every key of {provider} is disabled or was refused by the provider; an operator must fix or enable one' },
+  RK_CIRCUIT_OPEN: { status: 503, kind: 'overloaded', expose: true, message: '{target} is failing; requests to it are paused for {seconds} s' },
+  RK_CLIENT_RATE_LIMITED: { status: 429, kind: 'rate_limit', expose: true, message: 'This client is over its {limit} limit ({rate}); retry after {retryAfter} s' },
   RK_TOKEN_COUNT_FAILED: { status: 500, kind: 'api_error', expose: true, message: 'Counting the request tokens failed: {reason}' },
   RK_INTERNAL: { status: 500, kind: 'api_error', expose: false, message: '{reason}' },
 } as const satisfies Record<string, CatalogEntry>;
@@ -76,6 +82,11 @@ export class RouterError extends Error implements RouterErrorFields {
   readonly details: Record<string, unknown>;
   /** Upstream `retry-after`, in seconds, when known; rendered as a response header. */
   retryAfter?: number;
+  /**
+   * For an upstream's HTTP error: its status and headers (rate-limit headroom, reset times), for key
+   * pools. Never sent to the client.
+   */
+  upstream?: { status: number; headers: Record<string, string> };
   declare readonly [kBrand]: true;
 
   constructor(code: ErrorCode, details: Record<string, unknown> = {}, options?: { cause?: unknown; status?: number; kind?: ErrorKind }) {

@@ -30,6 +30,7 @@ export { callProvider, type ProviderCallSpec } from './upstream/call-provider.ts
 export { passthrough, type PassthroughSpec } from './upstream/passthrough.ts';
 export { RawJsonObject } from './dialects/raw-json.ts';
 export type { AnthropicBuildOptions } from './dialects/anthropic/build-request.ts';
-export { connectionOptionsSchema, upstreamFromOptions, type ConnectionOptions } from './upstream/connection-options.ts';
+export { connectionOptionsSchema, keyOptionsSchema, keyStrings, upstreamFromOptions, type ConnectionOptions, type KeyOption } from './upstream/connection-options.ts';
 export { kernelVersion } from './version.ts';
 export { defineRouter, type CustomRouter, type CustomRouterContext, type RouteChoice } from './plugins/define-router.ts';
+export { fingerprint } from './generation/catalog.ts';

@@ -6,13 +6,13 @@
  * Order: resolve every plugin → check every plugin's options → create (reusing unchanged
  * instances) → provision new instances in YAML order → validate all → compose the chain.
  */
-import type { Logger, ModelEntry, PluginDefinition, PluginRoute, PluginScope, ProviderInstance } from '../contract.ts';
+import type { Credential, Logger, ModelEntry, PluginDefinition, PluginRoute, PluginScope, ProviderInstance } from '../contract.ts';
 import { compose, type ChainLink } from '../compose.ts';
 import { compileSchema, describeErrors } from '../config/ajv.ts';
 import { ConfigError, type ConfigIssue } from '../config/config-error.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import type { ProviderEntry } from '../config/schema.ts';
-import { createCatalog, modelEntries } from './catalog.ts';
+import { createCatalog, credentialsOf, modelEntries } from './catalog.ts';
 import { cleanupSlots, Generation, serverSettings, type ProviderSlot, type Slot } from './generation.ts';
 import { PluginResolveError, resolvePlugin } from '../plugins/resolve.ts';
 import type { SharedResources } from './shared-resources.ts';
@@ -20,7 +20,7 @@ import type { TokenCounter } from '../tokens/token-counter.ts';
 import { createTerminal } from './terminal.ts';
 
 /** Paths the kernel answers itself; plugins cannot take them over. */
-const kernelPaths = new Set(['/', '/health', '/v1/messages', '/v1/messages/count_tokens', '/v1/chat/completions', '/v1/models']);
+const kernelPaths = new Set(['/', '/health', '/v1/messages', '/v1/messages/count_tokens', '/v1/chat/completions', '/v1/models', '/admin/state']);
 
 export interface CompileEnv {
   id: number;
@@ -70,8 +70,13 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
   if (issues.length > 0) throw new ConfigError(issues);
 
   const models = new Map<string, ModelEntry[]>();
-  for (const spec of specs) if (spec.key.startsWith('providers.')) models.set(spec.name, spec.models);
-  const catalog = createCatalog(models);
+  const credentials = new Map<string, Credential[]>();
+  for (const spec of specs) {
+    if (!spec.key.startsWith('providers.')) continue;
+    models.set(spec.name, spec.models);
+    credentials.set(spec.name, credentialsOf(spec.options));
+  }
+  const catalog = createCatalog(models, credentials);
   const previousSlots = new Map(previous?.slots.map((s) => [s.key, s]));
 
   const slots: Slot[] = [];

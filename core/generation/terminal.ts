@@ -24,7 +24,9 @@ export function createTerminal(providers: Map<string, ProviderSlot>, catalog: Pr
         const next = targets[i + 1];
         if (!next || !worthFallingBack(err) || ctx.signal.aborted) throw err;
         ctx.log.warn({ err, from: `${target.provider}/${target.model}`, to: `${next.provider}/${next.model}` }, 'route failed before answering; trying its fallback');
-        // The route reported is the one that answers; the detail says what it stood in for.
+        // The route reported is the one that answers; the detail says what it stood in for. A key a
+        // scheduler chose belongs to the first target's provider, not to the fallback's.
+        ctx.credential = undefined;
         ctx.route = { ...route, ...next, detail: [route.detail, `fallback_from=${targets[0].provider}/${targets[0].model}`].filter(Boolean).join('; ') };
       }
     }

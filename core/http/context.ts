@@ -1,7 +1,7 @@
 /** The kernel's RequestContext: one per model request, from parsed body to last byte written. */
 import { channel } from 'node:diagnostics_channel';
 import type { CanonicalRequest, Dialect } from '../canonical.ts';
-import { channels, type Logger, type ProviderCatalog, type ProviderResponse, type RawRequest, type RequestContext, type Route, type TokenCounting } from '../contract.ts';
+import { channels, type Logger, type ProviderCatalog, type Credential, type PriorityClass, type ProviderResponse, type RawRequest, type RequestContext, type Route, type TokenCounting } from '../contract.ts';
 import { requestBlocks, type RequestBlocks } from '../tokens/blocks.ts';
 import type { TokenCount } from '../tokens/token-counter.ts';
 
@@ -11,6 +11,9 @@ export class KernelContext implements RequestContext {
   route: Route | undefined = undefined;
   response: ProviderResponse | undefined = undefined;
   rawStale = false;
+  priority: PriorityClass = 'normal';
+  deadline: number | undefined = undefined;
+  credential: Credential | undefined = undefined;
   readonly state = new Map<string | symbol, unknown>();
   /** Response headers added by plugins. */
   readonly headers: Record<string, string> = {};
@@ -29,13 +32,27 @@ export class KernelContext implements RequestContext {
     private readonly parseRequest: () => CanonicalRequest,
     readonly raw: RawRequest,
     readonly catalog: ProviderCatalog,
-    readonly signal: AbortSignal,
+    private readonly clientSignal: AbortSignal,
     private readonly parentLog: Logger,
     readonly startedAt: number,
     private readonly tokens: TokenCounting,
   ) {}
 
   #tokenCount: Promise<TokenCount> | undefined;
+  #upstream: AbortController | undefined;
+
+  /** The client's signal, until a plugin takes the upstream call over (see detachUpstream). */
+  get signal(): AbortSignal {
+    return this.#upstream?.signal ?? this.clientSignal;
+  }
+
+  detachUpstream(): AbortController {
+    if (!this.#upstream) {
+      this.#upstream = new AbortController();
+      if (this.clientSignal.aborted) this.#upstream.abort(this.clientSignal.reason);
+    }
+    return this.#upstream;
+  }
 
   countTokens(blocks?: RequestBlocks): Promise<TokenCount> {
     this.#tokenCount ??= this.tokens.countBlocks(blocks ?? requestBlocks(this.request));

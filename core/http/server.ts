@@ -26,7 +26,8 @@ import { kernelVersion } from '../version.ts';
 import { authorize } from './auth.ts';
 import { writeJson } from './deliver.ts';
 import { runModelCall, type Outcome } from './model-call.ts';
-import { methodsFor, servePluginRoute } from './plugin-routes.ts';
+import { adminState } from './admin-state.ts';
+import { authorizeAdmin, methodsFor, servePluginRoute } from './plugin-routes.ts';
 import { readBody } from './read-body.ts';
 import { failureOf, sendError } from './respond.ts';
 
@@ -103,6 +104,12 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
     if (path === '/' && (method === 'HEAD' || method === 'GET')) {
       // Claude Code sends `HEAD /` once at start-up to check the base URL answers.
       writeJson(res, 200, { name: 'router-kernel', version: kernelVersion, generation: generation.id });
+      return { status: 200 };
+    }
+    if (path === '/admin/state') {
+      if (method !== 'GET') throw routerError('RK_METHOD_NOT_ALLOWED', { method, path, allow: 'GET' });
+      authorizeAdmin(generation, req, path);
+      writeJson(res, 200, adminState(generation));
       return { status: 200 };
     }
     const expected = endpoints[path];

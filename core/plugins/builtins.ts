@@ -15,5 +15,6 @@ export const builtinPlugins: Record<string, Loader> = {
   'provider.gemini': load(() => import('../../plugins/providers/gemini/index.ts')),
   'provider.ollama': load(() => import('../../plugins/providers/ollama/index.ts')),
   'middleware.router': load(() => import('../../plugins/middleware/router/index.ts')),
+  'scheduler.scheduler': load(() => import('../../plugins/schedulers/scheduler/index.ts')),
   'monitor.metrics': load(() => import('../../plugins/monitors/metrics/index.ts')),
 };

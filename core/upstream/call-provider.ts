@@ -38,9 +38,9 @@ export async function callProvider(spec: ProviderCallSpec): Promise<ProviderResp
   const type = res.headers['content-type'] ?? '';
   const streamed = spec.codec.framing === 'sse' ? /event-stream/i.test(type) : /ndjson|jsonl/i.test(type) || (spec.stream && !/application\/json/i.test(type));
   if (!spec.stream || !streamed) {
-    return { kind: 'message', message: spec.codec.parseMessage(await readJson(spec.provider, res, spec.signal), spec.readOptions) };
+    return { kind: 'message', message: spec.codec.parseMessage(await readJson(spec.provider, res, spec.signal), spec.readOptions), upstream: { status: res.status, headers: res.headers } };
   }
-  return { kind: 'stream', events: await beginStream(spec.provider, readStream(spec, res), { untilContent: spec.codec.dialect === 'anthropic' }) };
+  return { kind: 'stream', events: await beginStream(spec.provider, readStream(spec, res), { untilContent: spec.codec.dialect === 'anthropic' }), upstream: { status: res.status, headers: res.headers } };
 }
 
 async function* readStream(spec: ProviderCallSpec, res: UpstreamResponse): AsyncGenerator<StreamEvent> {

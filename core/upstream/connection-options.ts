@@ -67,3 +67,42 @@ export function upstreamFromOptions(scope: PluginScope, baseUrl: string, options
     secrets,
   });
 }
+
+/**
+ * A provider's API keys: one `api_key`, or `keys`, a pool (spread and limited by the scheduler
+ * plugin), each a string or an object with its limits.
+ */
+export const keyOptionsSchema = {
+  api_key: { type: 'string', description: 'the API key (use ${ENV_VAR})' },
+  keys: {
+    type: 'array',
+    minItems: 1,
+    description: 'a key pool: strings, or { key, name, rpm, tpm, concurrency, weight }',
+    items: {
+      oneOf: [
+        { type: 'string', minLength: 1 },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['key'],
+          properties: {
+            key: { type: 'string', minLength: 1 },
+            name: { type: 'string' },
+            rpm: { type: 'integer', minimum: 1 },
+            tpm: { type: 'integer', minimum: 1 },
+            concurrency: { type: 'integer', minimum: 1 },
+            weight: { type: 'number', exclusiveMinimum: 0 },
+          },
+        },
+      ],
+    },
+  },
+};
+
+export type KeyOption = string | { key: string; name?: string; rpm?: number; tpm?: number; concurrency?: number; weight?: number };
+
+/** The key strings of `api_key` / `keys`, in order (for the first-key default and for scrubbing). */
+export function keyStrings(options: { api_key?: string; keys?: KeyOption[] }): string[] {
+  const listed = options.keys ?? (options.api_key ? [options.api_key] : []);
+  return listed.map((entry) => (typeof entry === 'string' ? entry : entry.key)).filter((key) => key !== '');
+}

@@ -49,7 +49,7 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
     } catch (err) {
       throw upstreamNetworkError(spec.provider, err, spec.signal);
     }
-    return { kind: 'passthrough', status: res.status, headers, body: [bytes], usage: Promise.resolve(usageOfJson(spec.dialect, bytes)) };
+    return { kind: 'passthrough', status: res.status, headers, body: [bytes], usage: Promise.resolve(usageOfJson(spec.dialect, bytes)), upstream: { status: res.status, headers: res.headers } };
   }
 
   const scanner = usageScanner(spec.dialect);
@@ -95,7 +95,7 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
       await iterator.return?.();
     }
   }
-  return { kind: 'passthrough', status: res.status, headers, body: body(), usage };
+  return { kind: 'passthrough', status: res.status, headers, body: body(), usage, upstream: { status: res.status, headers: res.headers } };
 }
 
 interface Seen {

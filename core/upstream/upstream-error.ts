@@ -15,6 +15,10 @@ export function upstreamHttpError(provider: string, status: number, bodyText: st
   const err = routerError('RK_UPSTREAM_ERROR', { provider, upstreamStatus: status, reason }, { status: clientStatus, kind });
   const retryAfter = retryAfterSeconds(headers['retry-after']) ?? details.retryAfter;
   if (retryAfter !== undefined) err.retryAfter = retryAfter;
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  // Not enumerable: kept out of log lines, read by key pools.
+  Object.defineProperty(err, 'upstream', { value: { status, headers: flat }, enumerable: false });
   return err;
 }
 

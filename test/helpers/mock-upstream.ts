@@ -35,7 +35,7 @@ export interface MockUpstream {
   close(): Promise<void>;
 }
 
-export type UpstreamHandler = (req: RecordedRequest, res: ServerResponse) => UpstreamReply | Promise<UpstreamReply> | 'handled';
+export type UpstreamHandler = (req: RecordedRequest, res: ServerResponse) => UpstreamReply | Promise<UpstreamReply | 'handled'> | 'handled';
 
 export async function mockUpstream(handler: UpstreamHandler): Promise<MockUpstream> {
   const requests: RecordedRequest[] = [];

@@ -11,6 +11,9 @@
  *       models: [claude-sonnet-4-5, claude-haiku-4-5]
  */
 import {
+  keyOptionsSchema,
+  keyStrings,
+  type KeyOption,
   carriesRouterMarkers,
   anthropicCodec,
   callProvider,
@@ -28,7 +31,7 @@ import {
 interface AnthropicOptions extends ConnectionOptions {
   base_url: string;
   api_key?: string;
-  keys?: string[];
+  keys?: KeyOption[];
   auth: 'x-api-key' | 'bearer';
   anthropic_version: string;
   betas: string[];
@@ -46,8 +49,7 @@ export default definePlugin<AnthropicOptions, ProviderInstance>({
     additionalProperties: false,
     properties: {
       base_url: { type: 'string', pattern: '^https?://', default: 'https://api.anthropic.com' },
-      api_key: { type: 'string' },
-      keys: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+      ...keyOptionsSchema,
       auth: { enum: ['x-api-key', 'bearer'], default: 'x-api-key' },
       anthropic_version: { type: 'string', default: '2023-06-01' },
       betas: { type: 'array', items: { type: 'string' }, default: [] },
@@ -57,7 +59,7 @@ export default definePlugin<AnthropicOptions, ProviderInstance>({
     },
   },
   create(options, scope) {
-    const keys = options.keys ?? (options.api_key ? [options.api_key] : []);
+    const keys = keyStrings(options);
     let http: UpstreamClient;
 
     function headersFor(ctx: RequestContext): Record<string, string> {
@@ -73,9 +75,10 @@ export default definePlugin<AnthropicOptions, ProviderInstance>({
         ...options.headers,
       };
       if (betas.size > 0) headers['anthropic-beta'] = [...betas].join(',');
-      if (keys.length > 0) {
-        if (options.auth === 'bearer') headers.authorization = `Bearer ${keys[0]}`;
-        else headers['x-api-key'] = keys[0];
+      const key = ctx.credential?.key ?? keys[0];
+      if (key) {
+        if (options.auth === 'bearer') headers.authorization = `Bearer ${key}`;
+        else headers['x-api-key'] = key;
       }
       return headers;
     }

@@ -14,6 +14,9 @@
  *       signature_fallback: true    # sign unsigned function-call turns with Gemini's sentinel
  */
 import {
+  keyOptionsSchema,
+  keyStrings,
+  type KeyOption,
   callProvider,
   connectionOptionsSchema,
   definePlugin,
@@ -28,7 +31,7 @@ import {
 interface GeminiOptions extends ConnectionOptions {
   base_url: string;
   api_key?: string;
-  keys?: string[];
+  keys?: KeyOption[];
   schema_mode: 'clean' | 'json_schema';
   signature_fallback: boolean;
   max_thinking_budget: number;
@@ -44,8 +47,7 @@ export default definePlugin<GeminiOptions, ProviderInstance>({
     additionalProperties: false,
     properties: {
       base_url: { type: 'string', pattern: '^https?://', default: 'https://generativelanguage.googleapis.com/v1beta' },
-      api_key: { type: 'string' },
-      keys: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+      ...keyOptionsSchema,
       schema_mode: { enum: ['clean', 'json_schema'], default: 'clean' },
       signature_fallback: { type: 'boolean', default: true },
       max_thinking_budget: { type: 'integer', minimum: 0, default: 24576 },
@@ -54,7 +56,7 @@ export default definePlugin<GeminiOptions, ProviderInstance>({
   },
   create(options, scope) {
     // A key pool is a scheduler's job; until one is configured the first key serves every call.
-    const keys = options.keys ?? (options.api_key ? [options.api_key] : []);
+    const keys = keyStrings(options);
     let http: UpstreamClient;
 
     return {
@@ -78,7 +80,8 @@ export default definePlugin<GeminiOptions, ProviderInstance>({
           'user-agent': `router-kernel/${kernelVersion}`,
           ...options.headers,
         };
-        if (keys.length > 0) headers['x-goog-api-key'] = keys[0];
+        const key = ctx.credential?.key ?? keys[0];
+        if (key) headers['x-goog-api-key'] = key;
         return callProvider({ codec: geminiCodec, http, provider: scope.name, path, headers, body, stream, signal: ctx.signal });
       },
     };

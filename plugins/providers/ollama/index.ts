@@ -77,7 +77,8 @@ export default definePlugin<OllamaOptions, ProviderInstance>({
           'user-agent': `router-kernel/${kernelVersion}`,
           ...options.headers,
         };
-        if (options.api_key) headers.authorization = `Bearer ${options.api_key}`;
+        const key = ctx.credential?.key ?? options.api_key;
+        if (key) headers.authorization = `Bearer ${key}`;
         return callProvider({ codec: ollamaCodec, http, provider: scope.name, path: '/api/chat', headers, body, stream: ctx.request.stream, signal: ctx.signal });
       },
     };

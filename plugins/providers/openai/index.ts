@@ -14,6 +14,9 @@
  *       models: [deepseek-chat, deepseek-reasoner]
  */
 import {
+  keyOptionsSchema,
+  keyStrings,
+  type KeyOption,
   carriesRouterMarkers,
   callProvider,
   connectionOptionsSchema,
@@ -34,7 +37,7 @@ import {
 interface OpenAIOptions extends ConnectionOptions {
   base_url: string;
   api_key?: string;
-  keys?: string[];
+  keys?: KeyOption[];
   vendor: OpenAIVendor;
   passthrough: boolean;
   max_tokens_field?: OpenAIFlavor['maxTokensField'];
@@ -59,8 +62,7 @@ export default definePlugin<OpenAIOptions, ProviderInstance>({
     required: ['base_url'],
     properties: {
       base_url: { type: 'string', pattern: '^https?://' },
-      api_key: { type: 'string' },
-      keys: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+      ...keyOptionsSchema,
       vendor: { enum: [...openaiVendors], default: 'generic' },
       passthrough: { type: 'boolean', default: true },
       // The flavor fields have no defaults here: an unset field takes the vendor's value.
@@ -77,7 +79,7 @@ export default definePlugin<OpenAIOptions, ProviderInstance>({
     },
   },
   create(options, scope) {
-    const keys = options.keys ?? (options.api_key ? [options.api_key] : []);
+    const keys = keyStrings(options);
     const overrides: Partial<OpenAIFlavor> = {};
     if (options.max_tokens_field !== undefined) overrides.maxTokensField = options.max_tokens_field;
     if (options.stream_usage !== undefined) overrides.streamUsage = options.stream_usage;
@@ -103,7 +105,8 @@ export default definePlugin<OpenAIOptions, ProviderInstance>({
           'user-agent': `router-kernel/${kernelVersion}`,
           ...options.headers,
         };
-        if (keys.length > 0) headers.authorization = `Bearer ${keys[0]}`;
+        const key = ctx.credential?.key ?? keys[0];
+        if (key) headers.authorization = `Bearer ${key}`;
         if (ctx.dialect === 'openai' && options.passthrough && !ctx.rawStale && !carriesRouterMarkers(ctx.raw.body)) {
           const body = ctx.model === call.model ? ctx.raw.body : ctx.raw.withString('model', call.model);
           if (body) return passthrough({ http, provider: scope.name, path: '/chat/completions', headers, body, dialect: 'openai', signal: ctx.signal });

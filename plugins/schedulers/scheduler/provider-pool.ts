@@ -1,0 +1,256 @@
+/**
+ * One provider's admission: its keys, at most `concurrency` requests in flight (sequential mode
+ * when 1), and a priority queue for requests that must wait for capacity. A request is granted a
+ * key as soon as one can take it; otherwise it waits (highest class first, first come first served
+ * within a class, a class up for every `aging` spent waiting) until its deadline, then gets a 429
+ * (every key is rate-limited) or a 503 (the provider is busy) with retry-after.
+ */
+import { routerError, type Credential, type PriorityClass, type RouterError } from 'router-kernel';
+import { KeyState } from './key-state.ts';
+
+export type Strategy = 'round_robin' | 'least_loaded' | 'least_recently_used' | 'weighted' | 'priority';
+
+export interface PoolSettings {
+  strategy: Strategy;
+  /** Most requests in flight for the provider (undefined: no limit; 1: sequential mode). */
+  concurrency: number | undefined;
+  maxQueue: number;
+  maxWaitMs: Record<PriorityClass, number>;
+  agingMs: number;
+}
+
+export interface Lease {
+  key: KeyState | undefined;
+  release(tokens: number | undefined): void;
+}
+
+interface Waiter {
+  tokens: number;
+  rank: number;
+  since: number;
+  seq: number;
+  deadline: number;
+  exclude: ReadonlySet<string>;
+  resolve(lease: Lease): void;
+  reject(err: unknown): void;
+  timer: NodeJS.Timeout;
+  cleanup(): void;
+}
+
+const ranks: Record<PriorityClass, number> = { critical: 0, high: 1, normal: 2, low: 3, batch: 4 };
+
+export class ProviderPool {
+  keys: KeyState[];
+  inflight = 0;
+  readonly stats = { admitted: 0, waited: 0, timedOut: 0, rejectedFull: 0 };
+  #queue: Waiter[] = [];
+  #seq = 0;
+  #rotation = 0;
+  #weights = new Map<string, number>();
+  #wake: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly provider: string,
+    credentials: Credential[],
+    public settings: PoolSettings,
+  ) {
+    this.keys = credentials.map((c) => new KeyState(c));
+  }
+
+  /** New YAML: limits change in place; keys that stay keep their usage and health; new ones join. */
+  reconfigure(credentials: Credential[], settings: PoolSettings): void {
+    const byId = new Map(this.keys.map((k) => [k.id, k]));
+    this.keys = credentials.map((c) => {
+      const existing = byId.get(c.id);
+      if (!existing) return new KeyState(c);
+      existing.credential = c;
+      return existing;
+    });
+    this.settings = settings;
+    this.#dispatch();
+  }
+
+  /** Waits for a key (or, for a provider without keys, a slot); rejects past the deadline. */
+  acquire(priority: PriorityClass, tokens: number, signal: AbortSignal, deadline: number | undefined, exclude: ReadonlySet<string> = new Set()): Promise<Lease> {
+    const now = Date.now();
+    if (this.keys.length > 0 && this.keys.every((k) => k.health(now) === 'disabled' || k.health(now) === 'quarantined')) {
+      return Promise.reject(routerError('RK_NO_USABLE_KEY', { provider: this.provider }));
+    }
+    if (this.#queue.length === 0) {
+      const lease = this.#grant(tokens, exclude, now);
+      if (lease) return Promise.resolve(lease);
+    }
+    if (this.#queue.length >= this.settings.maxQueue) {
+      this.stats.rejectedFull++;
+      const err = routerError('RK_QUEUE_FULL', { provider: this.provider, size: this.settings.maxQueue });
+      err.retryAfter = 1;
+      return Promise.reject(err);
+    }
+    const until = Math.min(deadline ?? Infinity, now + this.settings.maxWaitMs[priority]);
+    this.stats.waited++;
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = {
+        tokens,
+        rank: ranks[priority],
+        since: now,
+        seq: this.#seq++,
+        deadline: until,
+        exclude,
+        resolve,
+        reject,
+        timer: setTimeout(() => this.#expire(waiter), Math.max(0, until - now)).unref(),
+        cleanup: () => {
+          clearTimeout(waiter.timer);
+          signal.removeEventListener('abort', onAbort);
+        },
+      };
+      const onAbort = () => {
+        this.#remove(waiter);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(waiter);
+      this.#dispatch();
+    });
+  }
+
+  /** Called when something may have freed capacity (a release, a cooldown ending, an admin change). */
+  poke(): void {
+    this.#dispatch();
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  queueByClass(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, rank] of Object.entries(ranks)) out[name] = this.#queue.filter((w) => w.rank === rank).length;
+    return out;
+  }
+
+  #grant(tokens: number, exclude: ReadonlySet<string>, now: number): Lease | undefined {
+    if (this.settings.concurrency !== undefined && this.inflight >= this.settings.concurrency) return undefined;
+    let key: KeyState | undefined;
+    if (this.keys.length > 0) {
+      const ready = this.keys.filter((k) => !exclude.has(k.id) && k.availableAt(tokens, now) <= now);
+      if (ready.length === 0) return undefined;
+      key = this.#choose(ready);
+    }
+    this.inflight++;
+    this.stats.admitted++;
+    const entry = key?.begin(tokens, now);
+    let released = false;
+    return {
+      key,
+      release: (used) => {
+        if (released) return;
+        released = true;
+        this.inflight--;
+        if (key && entry) key.end(entry, used);
+        this.#dispatch();
+      },
+    };
+  }
+
+  #choose(ready: KeyState[]): KeyState {
+    switch (this.settings.strategy) {
+      case 'priority':
+        return ready[0];
+      case 'round_robin': {
+        // The next key in YAML order after the last one granted, among those ready.
+        const order = this.keys.map((k) => k.id);
+        for (let i = 0; i < order.length; i++) {
+          const candidate = ready.find((k) => k.id === order[(this.#rotation + i) % order.length]);
+          if (candidate) {
+            this.#rotation = (order.indexOf(candidate.id) + 1) % order.length;
+            return candidate;
+          }
+        }
+        return ready[0];
+      }
+      case 'least_recently_used':
+        return ready.reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
+      case 'weighted': {
+        // Smooth weighted round robin (nginx): every pick adds each weight, takes the largest, pays the total.
+        let total = 0;
+        let best = ready[0];
+        for (const k of ready) {
+          const w = k.credential.weight ?? 1;
+          total += w;
+          const current = (this.#weights.get(k.id) ?? 0) + w;
+          this.#weights.set(k.id, current);
+          if (current > (this.#weights.get(best.id) ?? 0)) best = k;
+        }
+        this.#weights.set(best.id, (this.#weights.get(best.id) ?? 0) - total);
+        return best;
+      }
+      case 'least_loaded':
+      default: {
+        const load = (k: KeyState) => {
+          const s = k.snapshot();
+          const byConcurrency = k.credential.concurrency ? k.inflight / k.credential.concurrency : k.inflight;
+          const byTokens = k.credential.tpm ? s.lastMinute.tokens / k.credential.tpm : 0;
+          const byRequests = k.credential.rpm ? s.lastMinute.requests / k.credential.rpm : 0;
+          return (byConcurrency + byTokens + byRequests) / (k.credential.weight ?? 1);
+        };
+        return ready.reduce((a, b) => (load(b) < load(a) ? b : a));
+      }
+    }
+  }
+
+  #dispatch(): void {
+    if (this.#wake) {
+      clearTimeout(this.#wake);
+      this.#wake = undefined;
+    }
+    const now = Date.now();
+    while (this.#queue.length > 0) {
+      // Highest class first; a class up for every `aging` waited; first come first served within.
+      const effective = (w: Waiter) => w.rank - Math.floor((now - w.since) / this.settings.agingMs);
+      this.#queue.sort((a, b) => effective(a) - effective(b) || a.seq - b.seq);
+      const head = this.#queue[0];
+      const lease = this.#grant(head.tokens, head.exclude, now);
+      if (!lease) break;
+      this.#queue.shift();
+      head.cleanup();
+      head.resolve(lease);
+    }
+    if (this.#queue.length === 0) return;
+    // Nothing frees a cooling or rate-limited key but time: wake when the soonest one is back.
+    const head = this.#queue[0];
+    const soonest = Math.min(...this.keys.map((k) => k.availableAt(head.tokens, now)));
+    // Unreferenced: a queue must not keep a stopping process alive (its requests are aborted then).
+    if (Number.isFinite(soonest)) this.#wake = setTimeout(() => this.#dispatch(), Math.max(1, soonest - now)).unref();
+  }
+
+  #expire(waiter: Waiter): void {
+    if (!this.#remove(waiter)) return;
+    this.stats.timedOut++;
+    waiter.reject(this.#tooLong(waiter));
+  }
+
+  #remove(waiter: Waiter): boolean {
+    const index = this.#queue.indexOf(waiter);
+    if (index === -1) return false;
+    this.#queue.splice(index, 1);
+    waiter.cleanup();
+    return true;
+  }
+
+  /** 429 when every usable key is rate-limited (with when the first is back), else 503 (busy). */
+  #tooLong(waiter: Waiter): RouterError {
+    const now = Date.now();
+    const usable = this.keys.filter((k) => k.health(now) === 'healthy' || k.health(now) === 'cooling');
+    const soonest = Math.min(...usable.map((k) => k.availableAt(waiter.tokens, now)));
+    const retryAfter = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now) / 1000)) : 1;
+    const limited = usable.length > 0 && usable.every((k) => k.availableAt(waiter.tokens, now) > now);
+    const err = limited
+      ? routerError('RK_RATE_LIMITED', { provider: this.provider, waited: Math.round((now - waiter.since) / 1000) })
+      : this.keys.length > 0 && usable.length === 0
+        ? routerError('RK_NO_USABLE_KEY', { provider: this.provider })
+        : routerError('RK_QUEUE_TIMEOUT', { provider: this.provider, waited: Math.round((now - waiter.since) / 1000) });
+    err.retryAfter = retryAfter;
+    return err;
+  }
+}
