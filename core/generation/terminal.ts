@@ -4,6 +4,7 @@
  * `provider/model` (or `provider,model`) or a model name some provider declares. A route with
  * fallbacks tries them in order when its provider fails before answering (5xx, 429, timeouts).
  */
+import type { CanonicalRequest } from '../canonical.ts';
 import type { ModelEntry, ProviderCatalog, RequestContext, Route } from '../contract.ts';
 import { isRouterError, isStackOverflow, routerError } from '../errors.ts';
 import type { Terminal } from '../compose.ts';
@@ -38,12 +39,26 @@ async function invoke(ctx: RequestContext, providers: Map<string, ProviderSlot>,
   if (!provider) throw routerError('RK_PROVIDER_NOT_FOUND', { provider: target.provider });
   const entry = provider.models.get(target.model);
   // Only a model with limits needs the request parsed to check them (passthrough avoids parsing).
-  if (entry && (entry.maxOutputTokens !== undefined || entry.thinking === false)) applyModelLimits(ctx, entry);
+  const limited = entry !== undefined && (entry.maxOutputTokens !== undefined || entry.thinking === false);
+  // A target's limits apply to its own attempt: a fallback starts from the request as it was.
+  const before = limited ? { request: ctx.request, rawStale: ctx.rawStale, dropped: [...droppedOf(ctx)] } : undefined;
+  if (limited) applyModelLimits(ctx, entry);
   try {
     return await provider.instance.invoke(ctx, { model: entry?.upstream ?? target.model, route: ctx.route! });
   } catch (err) {
+    if (before) {
+      ctx.request = before.request;
+      ctx.rawStale = before.rawStale;
+      const dropped = droppedOf(ctx);
+      for (const feature of [...dropped]) if (!before.dropped.includes(feature)) dropped.delete(feature);
+    }
     throw providerFailure(err, target.provider, 'invoke');
   }
+}
+
+/** The kernel context's record of dropped features (for x-router-dropped), if it is one. */
+function droppedOf(ctx: RequestContext): Set<string> {
+  return (ctx as { droppedFeatures?: Set<string> }).droppedFeatures ?? new Set();
 }
 
 /** Failures another provider may not share: overload, rate limits, outages, timeouts. */
@@ -61,16 +76,20 @@ function worthFallingBack(err: unknown): boolean {
  */
 function applyModelLimits(ctx: RequestContext, entry: ModelEntry): void {
   const request = ctx.request;
+  let adjusted: CanonicalRequest | undefined;
   if (entry.maxOutputTokens !== undefined && request.maxTokens !== undefined && request.maxTokens > entry.maxOutputTokens) {
-    request.maxTokens = entry.maxOutputTokens;
+    adjusted = { ...request, maxTokens: entry.maxOutputTokens };
     ctx.dropped('max_tokens');
-    ctx.rawStale = true;
   }
   if (entry.thinking === false && request.thinking && request.thinking.type !== 'disabled') {
-    delete request.thinking;
+    adjusted = { ...(adjusted ?? request) };
+    delete adjusted.thinking;
     ctx.dropped('thinking');
-    ctx.rawStale = true;
   }
+  if (!adjusted) return;
+  // A copy, not an edit: the original is what the next target (a fallback) starts from.
+  ctx.request = adjusted;
+  ctx.rawStale = true;
 }
 
 /** Errors that are not from the catalog are named after the provider that threw them. */

@@ -61,6 +61,8 @@ export class TokenCounter {
   readonly #log: Logger;
   readonly #workers: number;
   readonly #cache: LRUCache<string, number>;
+  /** Blocks being counted right now, so concurrent requests sharing them count them once. */
+  readonly #counting = new Map<string, Promise<number>>();
   #pool: Piscina | undefined;
   #closed = false;
 
@@ -83,9 +85,11 @@ export class TokenCounter {
   async countBlocks(blocks: RequestBlocks, options: CountOptions = {}): Promise<TokenCount> {
     const encoding = options.encoding ?? 'o200k_base';
     let tokens = blocks.fixed;
-    // Blocks the cache does not know, each text once (a tool result quoted back is counted once).
+    // Blocks the cache does not know, each text once (a tool result quoted back is counted once),
+    // and blocks another request is counting right now (awaited rather than counted again).
     const unknown = new Map<string, string>();
     const pending: string[] = [];
+    const elsewhere: Array<Promise<number>> = [];
     for (const text of blocks.texts) {
       if (text.length === 0) continue;
       const key = encoding + hash('sha1', text, 'base64');
@@ -94,23 +98,43 @@ export class TokenCounter {
         tokens += cached;
         continue;
       }
+      const inFlight = this.#counting.get(key);
+      if (inFlight && !unknown.has(key)) {
+        elsewhere.push(inFlight);
+        continue;
+      }
       if (!unknown.has(key)) unknown.set(key, text);
       pending.push(key);
     }
     if (unknown.size > 0) {
+      const task = this.#ensurePool().run({ encoding, texts: [...unknown.values()] } satisfies CountTask) as Promise<number[]>;
+      const keys = [...unknown.keys()];
+      keys.forEach((key, i) => {
+        const one = task.then((counts) => counts[i]);
+        one.catch(() => {}); // a failure is reported below, to this request
+        this.#counting.set(key, one);
+      });
       let counts: number[];
       try {
-        counts = (await this.#ensurePool().run({ encoding, texts: [...unknown.values()] } satisfies CountTask)) as number[];
+        counts = await task;
+      } catch (err) {
+        throw routerError('RK_TOKEN_COUNT_FAILED', { reason: err instanceof Error ? err.message : String(err) }, { cause: err });
+      } finally {
+        for (const key of keys) this.#counting.delete(key);
+      }
+      const counted = new Map<string, number>();
+      keys.forEach((key, i) => {
+        counted.set(key, counts[i]);
+        this.#cache.set(key, counts[i]);
+      });
+      for (const key of pending) tokens += counted.get(key)!;
+    }
+    if (elsewhere.length > 0) {
+      try {
+        for (const count of await Promise.all(elsewhere)) tokens += count;
       } catch (err) {
         throw routerError('RK_TOKEN_COUNT_FAILED', { reason: err instanceof Error ? err.message : String(err) }, { cause: err });
       }
-      const counted = new Map<string, number>();
-      let i = 0;
-      for (const key of unknown.keys()) {
-        counted.set(key, counts[i]);
-        this.#cache.set(key, counts[i++]);
-      }
-      for (const key of pending) tokens += counted.get(key)!;
     }
     const total = options.claude ? Math.ceil(tokens * claudeEstimate.perO200k) + (blocks.tools > 0 ? claudeEstimate.withTools : 0) : tokens;
     return { tokens: total, encoding, estimate: options.claude === true, blocks: blocks.texts.length, counted: unknown.size };

@@ -30,7 +30,8 @@ export function describeRequest(request: CanonicalRequest): Features {
   return {
     blocks,
     imageInLastUserTurn: image,
-    webSearch: request.tools.some((tool) => tool.server?.type.startsWith('web_search') === true),
+    // Anthropic's server tool (`web_search_2025…`), or OpenAI's `web_search_options`.
+    webSearch: request.tools.some((tool) => tool.server?.type.startsWith('web_search') === true) || request.extras.web_search_options !== undefined,
     toolNames: request.tools.map((tool) => tool.name),
   };
 }

@@ -13,8 +13,9 @@
  *             target: [claude/claude-sonnet-4-5, deepseek/deepseek-chat]   # then a fallback
  *
  * In order, the first that applies wins: an alias or an explicit `provider/model` (`provider,model`,
- * as typed in Claude Code's /model); a subagent tag; the rules, in order; long context; background;
- * web search; image; think; a model name a provider declares; the default. Only what a decision
+ * as typed in Claude Code's /model); a subagent tag; the rules, in order; long context (counted);
+ * background; long context (a sticky session); web search; image; think; a model name a provider
+ * declares; the default. Only what a decision
  * needs is looked at: the model first, the parsed request and a token count only when an option
  * asks for them, and a count only when a cheap bound on the body size cannot settle it. The choice
  * and its reason are in `x-router-route` and the log line.
@@ -40,10 +41,13 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
     let sessions: SessionUsage | undefined;
     let ended: Channel | undefined;
     // The provider's own count of the input, after the answer: what makes long context sticky.
+    // Side calls in the same session (Claude Code's Haiku calls, subagents) do not speak for the
+    // conversation's size: only its own answers make it sticky or end it.
     const onEnd = (message: unknown) => {
       const { ctx, usage } = message as { ctx: RequestContext; usage?: Usage };
       const session = ctx.state.get(sessionKey);
-      if (typeof session === 'string' && usage) sessions?.record(session, usage);
+      if (typeof session !== 'string' || !usage || ctx.route?.reason === 'background' || ctx.route?.reason === 'subagent') return;
+      sessions?.record(session, usage);
     };
 
     return {
@@ -72,16 +76,27 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
       },
 
       async handle(ctx, next) {
-        if (!ctx.route) ctx.route = await decide(ctx, plan ?? (plan = compilePlan(options, ctx.catalog)));
+        const p = plan ?? (plan = compilePlan(options, ctx.catalog));
+        // Even when a custom router earlier in the pipeline has chosen, the session is recorded and
+        // subagent tags never reach the provider.
+        const session = p.longContext ? sessionOf(ctx) : undefined;
+        if (session) ctx.state.set(sessionKey, session);
+        const tagged = takeTag(ctx, p);
+        if (!ctx.route) ctx.route = await decide(ctx, p, session, tagged);
         await next();
       },
     };
 
-    async function decide(ctx: RequestContext, p: Plan): Promise<Route> {
+    /** The subagent tag's target, if the request carries one (the tag is removed either way). */
+    function takeTag(ctx: RequestContext, p: Plan): string | undefined {
+      if (!p.subagentTags || !tagMarkers.some((marker) => ctx.raw.body.includes(marker))) return undefined;
+      const tagged = takeSubagentTag(ctx.request);
+      if (tagged !== undefined) ctx.rawStale = true; // the tag is gone from the request: a passthrough must rebuild the body
+      return tagged;
+    }
+
+    async function decide(ctx: RequestContext, p: Plan, session: string | undefined, tagged: string | undefined): Promise<Route> {
       const model = ctx.model;
-      // Every answer in a session reports its input usage, whichever route it took.
-      const session = p.longContext ? sessionOf(ctx) : undefined;
-      if (session) ctx.state.set(sessionKey, session);
       const alias = p.aliases.get(model);
       if (alias) return routeTo(alias, 'alias');
       const explicit = ctx.catalog.parseTarget(model);
@@ -92,14 +107,10 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
         throw routerError('RK_PROVIDER_NOT_FOUND', { provider: model.slice(0, model.indexOf(',')), hint: ` (providers: ${ctx.catalog.providers().join(', ')})` });
       }
 
-      if (p.subagentTags && tagMarkers.some((marker) => ctx.raw.body.includes(marker))) {
-        const tagged = takeSubagentTag(ctx.request);
-        if (tagged !== undefined) {
-          ctx.rawStale = true; // the tag is gone from the request: a passthrough must rebuild the body
-          const target = ctx.catalog.parseTarget(tagged);
-          if (target) return { ...target, reason: 'subagent' };
-          ctx.log.warn({ tag: tagged }, 'a subagent tag names no configured provider; routing as if it were not there');
-        }
+      if (tagged !== undefined) {
+        const target = ctx.catalog.parseTarget(tagged);
+        if (target) return { ...target, reason: 'subagent' };
+        ctx.log.warn({ tag: tagged }, 'a subagent tag names no configured provider; routing as if it were not there');
       }
 
       let features: Features | undefined;
@@ -113,19 +124,17 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
         return routeTo(rule.target, `rule:${rule.name}`, counted !== undefined ? `tokens=${counted}` : undefined);
       }
 
-      if (p.longContext) {
-        const { target, threshold } = p.longContext;
-        if (session) {
-          const last = sessions?.lastInput(session);
-          if (last !== undefined && last > threshold) return routeTo(target, 'long_context', `session=sticky; last_input=${last}`);
-        }
-        if (upperBound(ctx) > threshold) {
-          const n = await tokens();
-          if (n > threshold) return routeTo(target, 'long_context', `tokens=${n}`);
-        }
+      if (p.longContext && upperBound(ctx) > p.longContext.threshold) {
+        const n = await tokens();
+        if (n > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', `tokens=${n}`);
+      }
+      // A long conversation's small side calls still go to the background model.
+      if (p.background?.models(model)) return routeTo(p.background.target, 'background');
+      if (p.longContext && session) {
+        const last = sessions?.lastInput(session);
+        if (last !== undefined && last > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', `session=sticky; last_input=${last}`);
       }
 
-      if (p.background?.models(model)) return routeTo(p.background.target, 'background');
       if (p.webSearch && described().webSearch) return routeTo(p.webSearch, 'web_search');
       if (p.image && described().imageInLastUserTurn) return routeTo(p.image, 'image');
       if (p.think?.applies(ctx.request.thinking)) return routeTo(p.think.target, 'think');
@@ -140,12 +149,14 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
  * An upper bound on a request's tokens from its body size alone: a token encodes at least one byte,
  * the body holds every text (escaping only adds bytes), and framing adds at most 3 tokens per
  * message, which takes at least 28 bytes to write. Images count a fixed 1,600 tokens whatever
- * their size, so a body that may hold one gives no bound.
+ * their size: each `"image` in the body (a block's type, `image_url`, or text that merely says so)
+ * adds that much.
  */
 function upperBound(ctx: RequestContext): number {
   const body = ctx.raw.body;
-  if (body.includes('"image')) return Infinity;
-  return Math.ceil(body.length * (1 + 3 / 28)) + 6;
+  let images = 0;
+  for (let at = body.indexOf('"image'); at !== -1; at = body.indexOf('"image', at + 6)) images++;
+  return Math.ceil(body.length * (1 + 3 / 28)) + 6 + images * 1600;
 }
 
 async function tokensWithin(ctx: RequestContext, range: { above?: number; below?: number }, count: () => Promise<number>): Promise<boolean> {

@@ -82,16 +82,25 @@ export function compilePlan(options: RouterOptions, catalog: ProviderCatalog): P
       return { provider: '', model: '', fallbacks: [] };
     }
   };
+  const guard = <T>(where: string, build: () => T, fallback: T): T => {
+    try {
+      return build();
+    } catch (err) {
+      problems.push(`${where}: ${(err as Error).message}`);
+      return fallback;
+    }
+  };
+  const never = () => false;
   const plan: Plan = { default: resolve(options.default, 'default'), aliases: new Map(), subagentTags: options.subagent_tags !== false, rules: [], countsTokens: false };
   for (const [name, spec] of Object.entries(options.aliases ?? {})) plan.aliases.set(name, resolve(spec, `aliases.${name}`));
 
   const background = split(options.background);
-  if (background) plan.background = { target: resolve(background.target, 'background'), models: anyOf((background.rest.models as string[] | undefined) ?? defaultBackgroundModels) };
+  if (background) plan.background = { target: resolve(background.target, 'background'), models: guard('background.models', () => anyOf((background.rest.models as string[] | undefined) ?? defaultBackgroundModels), never) };
 
   const think = split(options.think);
   if (think) {
     const types = (think.rest.thinking as string[] | undefined) ?? ['enabled'];
-    const efforts = think.rest.effort ? anyOf(think.rest.effort as string[]) : undefined;
+    const efforts = think.rest.effort ? guard('think.effort', () => anyOf(think.rest.effort as string[]), never) : undefined;
     const minBudget = (think.rest.min_budget as number | undefined) ?? 1;
     plan.think = {
       target: resolve(think.target, 'think'),
@@ -108,7 +117,8 @@ export function compilePlan(options: RouterOptions, catalog: ProviderCatalog): P
   if (options.web_search) plan.webSearch = resolve(options.web_search, 'web_search');
   if (options.image) plan.image = resolve(options.image, 'image');
   (options.rules ?? []).forEach((spec, i) => {
-    plan.rules.push({ ...compileRule(spec, i), target: resolve(spec.target as TargetSpec, `rules[${i}].target`) });
+    const rule = guard(`rules[${i}].when`, () => compileRule(spec, i), undefined);
+    if (rule) plan.rules.push({ ...rule, target: resolve(spec.target as TargetSpec, `rules[${i}].target`) });
   });
   plan.countsTokens = plan.longContext !== undefined || plan.rules.some((rule) => rule.tokens !== undefined);
   if (problems.length > 0) throw new Error(problems.join('; '));

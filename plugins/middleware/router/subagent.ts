@@ -1,25 +1,87 @@
 /**
  * Subagent routing: a Claude Code subagent's prompt may carry `<router-model>provider/model</router-model>`
  * (or `<CCR-SUBAGENT-MODEL>…</CCR-SUBAGENT-MODEL>`, which claude-code-router users already write)
- * in a system block or in the first user message. The tag picks the route and is removed before the
- * request goes upstream.
+ * in a system block or in the first user message. The first tag picks the route; every tag in those
+ * places is removed before the request goes upstream (tags elsewhere are left alone: a later
+ * message may quote one).
+ *
+ * Found with indexOf, not a backtracking regex, so a hostile body (an opening tag followed by
+ * thousands of spaces and no closing tag) costs linear time.
  */
 import type { CanonicalRequest, TextPart } from 'router-kernel';
 
-const tag = /<(router-model|CCR-SUBAGENT-MODEL)>\s*([^<]*?)\s*<\/\1>/i;
-/** Cheap test on the raw body before any parsing: most requests carry no tag at all. */
-export const tagMarkers = ['<router-model>', '<CCR-SUBAGENT-MODEL>', '<ccr-subagent-model>'];
+const names = ['router-model', 'ccr-subagent-model'];
+/** The longest target a tag may hold; anything longer is not a tag. */
+const maxTarget = 200;
 
-/** Finds the first tag, removes every tag from the text it was in, and returns its target. */
-export function takeSubagentTag(request: CanonicalRequest): string | undefined {
-  const candidates: TextPart[] = [...request.system];
-  const firstUser = request.messages.find((m) => m.role === 'user');
-  if (firstUser) for (const part of firstUser.content) if (part.type === 'text') candidates.push(part);
-  for (const part of candidates) {
-    const found = tag.exec(part.text);
-    if (!found) continue;
-    part.text = part.text.replace(new RegExp(tag.source, 'gi'), '').replace(/^\s+/, '');
-    return found[2];
+/**
+ * Cheap test on the raw body before any parsing: most requests carry no tag at all. Both tag names
+ * end in "model>"; JSON may escape `>` as \u003e. Casings other than lower and upper case are
+ * found once the body is parsed for another reason, not by this test.
+ */
+export const tagMarkers = ['odel>', 'ODEL>', 'odel\\u003e', 'ODEL\\u003e'];
+
+interface Found {
+  start: number;
+  end: number;
+  target: string;
+}
+
+/** Every tag in `text`, in order. */
+function findTags(text: string): Found[] {
+  const lower = text.toLowerCase();
+  const out: Found[] = [];
+  for (let from = 0; ; ) {
+    const open = lower.indexOf('<', from);
+    if (open === -1) return out;
+    const name = names.find((n) => lower.startsWith(n + '>', open + 1));
+    if (!name) {
+      from = open + 1;
+      continue;
+    }
+    const bodyStart = open + name.length + 2;
+    const close = lower.indexOf(`</${name}>`, bodyStart);
+    if (close === -1 || close - bodyStart > maxTarget) {
+      from = open + 1;
+      continue;
+    }
+    out.push({ start: open, end: close + name.length + 3, target: text.slice(bodyStart, close).trim() });
+    from = close + name.length + 3;
   }
-  return undefined;
+}
+
+/**
+ * Removes every tag from the system blocks and the first user message and returns the first tag's
+ * target. Parts left empty are dropped (providers refuse empty text blocks), and a message left
+ * empty with them; were that the only message, its text is kept as it was, tag included.
+ */
+export function takeSubagentTag(request: CanonicalRequest): string | undefined {
+  let target: string | undefined;
+  const strip = (part: TextPart): boolean => {
+    const tags = findTags(part.text);
+    if (tags.length === 0) return false;
+    target ??= tags[0].target;
+    let text = '';
+    let at = 0;
+    for (const tag of tags) {
+      text += part.text.slice(at, tag.start);
+      at = tag.end;
+    }
+    part.text = (text + part.text.slice(at)).replace(/^\s+/, '');
+    return true;
+  };
+  let changed = false;
+  for (const part of request.system) changed = strip(part) || changed;
+  request.system = request.system.filter((part) => part.text !== '');
+  const index = request.messages.findIndex((m) => m.role === 'user');
+  if (index !== -1) {
+    const message = request.messages[index];
+    const before = message.content.map((part) => (part.type === 'text' ? part.text : undefined));
+    for (const part of message.content) if (part.type === 'text') changed = strip(part) || changed;
+    const kept = message.content.filter((part) => part.type !== 'text' || part.text !== '');
+    if (kept.length > 0) message.content = kept;
+    else if (request.messages.length > 1) request.messages.splice(index, 1);
+    else message.content.forEach((part, i) => part.type === 'text' && (part.text = before[i] ?? part.text));
+  }
+  return changed ? target : undefined;
 }

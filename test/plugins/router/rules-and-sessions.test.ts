@@ -185,3 +185,133 @@ pipeline:
   t.match(await send(url, small()), { status: 400 });
   t.equal(second.requests.length, 0);
 });
+
+t.test('subagent tags: every tag in the system blocks and first user message goes, in any case; emptied blocks are dropped', async (t) => {
+  const sub = await anthropicUpstream(t, () => 10);
+  const { url } = await startTestRouter(
+    t,
+    `
+providers:
+  main: { use: mock, models: [m] }
+  sub: { use: anthropic, base_url: ${sub.url}, api_key: k, models: [h] }
+pipeline:
+  - use: router
+    with: { default: main/m }
+`,
+  );
+  const body = {
+    model: 'claude-sonnet-4-5',
+    max_tokens: 50,
+    system: [{ type: 'text', text: '<ROUTER-MODEL>sub/h</ROUTER-MODEL>' }, { type: 'text', text: 'You are a subagent. <router-model>main/m</router-model>' }],
+    messages: [{ role: 'user', content: [{ type: 'text', text: '<CCR-SUBAGENT-MODEL>main/m</CCR-SUBAGENT-MODEL>' }, { type: 'text', text: 'Do the task.' }] }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'quoting <router-model>x/y</router-model> later is fine' }],
+  };
+  t.match(await send(url, body), { status: 200, route: 'sub/h; reason=subagent' }, 'the first tag wins');
+  const forwarded = sub.requests[0].json;
+  t.same(forwarded.system, [{ type: 'text', text: 'You are a subagent. ' }], 'the tag-only block is gone, the other cleaned');
+  t.same(forwarded.messages[0].content, [{ type: 'text', text: 'Do the task.' }]);
+  t.match(forwarded.messages[2].content, [{ text: /<router-model>x\/y<\/router-model>/ }], 'tags in later messages are left alone');
+});
+
+t.test('an opened tag that never closes costs linear time, and the request is routed as usual', async (t) => {
+  const { url } = await startTestRouter(t, `
+providers:
+  main: { use: mock, models: [m] }
+pipeline:
+  - use: router
+    with: { default: main/m }
+`);
+  // A backtracking pattern would take minutes on this; it must answer like any other request.
+  const hostile = { ...small(), system: `<router-model>${' '.repeat(200_000)}x` };
+  t.match(await send(url, hostile), { status: 200, route: 'main/m; reason=default' });
+});
+
+t.test('patterns: a path is a glob, regex flags g and y do not make matching alternate, a bad regex is a config error', async (t) => {
+  const yaml = (rule: string) => `
+providers:
+  a: { use: mock, models: [m] }
+  b: { use: mock, models: [m] }
+pipeline:
+  - use: router
+    with:
+      default: a/m
+      rules:
+${rule}
+`;
+  const paths = await startTestRouter(t, yaml('        - { when: { path: /v1/messages }, target: b/m }'));
+  t.match(await send(paths.url, small()), { route: 'b/m; reason=rule:0' });
+  const flags = await startTestRouter(t, yaml('        - { when: { model: "/SONNET/gi" }, target: b/m }'));
+  for (let i = 0; i < 4; i++) t.match(await send(flags.url, small()), { route: 'b/m; reason=rule:0' }, `request ${i}`);
+  flags.writeConfig(yaml('        - { when: { model: "/(sonnet/i" }, target: b/m }'));
+  const result = await flags.router.reload('test');
+  t.match(String((result as { error?: Error }).error?.message), /rules\[0\]\.when: "\/\(sonnet\/i" is not a valid regular expression/);
+});
+
+t.test("a custom router's choice still has the tag removed and the session recorded", async (t) => {
+  const sub = await anthropicUpstream(t, () => 150_000);
+  const { url } = await startTestRouter(
+    t,
+    `
+providers:
+  main: { use: mock, models: [m] }
+  long: { use: mock, models: [m] }
+  sub: { use: anthropic, base_url: ${sub.url}, api_key: k, models: [h] }
+pipeline:
+  - use: ./custom.ts
+  - use: router
+    with:
+      default: main/m
+      long_context: { target: long/m, threshold: 100000 }
+`,
+    { files: { 'custom.ts': "import { defineRouter } from 'router-kernel';\nexport default defineRouter({ id: 'custom', route: (request, { headers }) => (headers['x-pick'] ? 'sub/h' : undefined) });\n" } },
+  );
+  const session = { 'x-claude-code-session-id': 'custom-session', 'x-pick': '1' };
+  t.match(await send(url, small({ system: 'x <router-model>main/m</router-model>' }), session), { route: 'sub/h; reason=custom:custom' });
+  t.notMatch(sub.requests[0].body, /router-model/, 'stripped although the custom router chose');
+  t.match(await send(url, small(), { 'x-claude-code-session-id': 'custom-session' }), { route: /^long\/m; reason=long_context; session=sticky/ }, "the custom route's answer counted for the session");
+});
+
+t.test("a long session's background calls go to the background model and do not end its stickiness", async (t) => {
+  const main = await anthropicUpstream(t, () => 150_000);
+  const { url } = await startTestRouter(
+    t,
+    `
+providers:
+  main: { use: anthropic, base_url: ${main.url}, api_key: k, models: [sonnet] }
+  fast: { use: mock, models: [h] }
+  long: { use: mock, models: [m] }
+pipeline:
+  - use: router
+    with:
+      default: main/sonnet
+      background: fast/h
+      long_context: { target: long/m, threshold: 100000 }
+`,
+  );
+  const session = { 'x-claude-code-session-id': 's-bg' };
+  t.match(await send(url, small(), session), { route: 'main/sonnet; reason=default' });
+  t.match(await send(url, small({ model: 'claude-haiku-4-5' }), session), { route: 'fast/h; reason=background' }, 'the side call stays cheap');
+  t.match(await send(url, small(), session), { route: /^long\/m; reason=long_context; session=sticky; last_input=150000/ }, 'the main conversation is still long');
+});
+
+t.test("a fallback does not inherit the failed target's model limits", async (t) => {
+  const first = await anthropicUpstream(t, () => 10, () => 529);
+  const second = await anthropicUpstream(t, () => 10);
+  const { url } = await startTestRouter(
+    t,
+    `
+providers:
+  first: { use: anthropic, base_url: ${first.url}, api_key: k, models: [{ name: m, max_output_tokens: 100, thinking: false }] }
+  second: { use: anthropic, base_url: ${second.url}, api_key: k, models: [m] }
+pipeline:
+  - use: router
+    with: { default: [first/m, second/m] }
+`,
+  );
+  const res = await request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(small({ max_tokens: 4000, thinking: { type: 'enabled', budget_tokens: 2000 } })) });
+  await res.body.dump();
+  t.equal(res.statusCode, 200);
+  t.equal(first.requests[0].json.max_tokens, 100, 'the first target got its limits');
+  t.equal(second.requests[0].json.max_tokens, 4000, 'the fallback got the request as the client sent it');
+  t.same(second.requests[0].json.thinking, { type: 'enabled', budget_tokens: 2000 });
+  t.equal(res.headers['x-router-dropped'], undefined, 'nothing was dropped for the answer the client got');
+});

@@ -130,3 +130,10 @@ t.test('a target naming an unconfigured provider rejects the configuration, nami
   t.match(await routeOf(url, claudeCode('tool-use-01', { thinking: { type: 'enabled', budget_tokens: 4096 } })), { route: 'reason/r1; reason=think' }, 'the previous configuration keeps serving');
   t.ok(logs.some((line) => /config rejected/.test(line.msg)));
 });
+
+t.test("web_search: OpenAI's web_search_options counts too", async (t) => {
+  const { url } = await startTestRouter(t, config('      web_search: search/web'));
+  const res = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', web_search_options: {}, messages: [{ role: 'user', content: 'news?' }] }) });
+  await res.body.dump();
+  t.equal(res.headers['x-router-route'], 'search/web; reason=web_search');
+});
