@@ -15,6 +15,9 @@ export const builtinPlugins: Record<string, Loader> = {
   'provider.gemini': load(() => import('../../plugins/providers/gemini/index.ts')),
   'provider.ollama': load(() => import('../../plugins/providers/ollama/index.ts')),
   'middleware.router': load(() => import('../../plugins/middleware/router/index.ts')),
+  'middleware.retry': load(() => import('../../plugins/middleware/retry/index.ts')),
+  'middleware.fallback': load(() => import('../../plugins/middleware/fallback/index.ts')),
+  'middleware.breaker': load(() => import('../../plugins/middleware/breaker/index.ts')),
   'scheduler.scheduler': load(() => import('../../plugins/schedulers/scheduler/index.ts')),
   'monitor.metrics': load(() => import('../../plugins/monitors/metrics/index.ts')),
 };

@@ -88,10 +88,14 @@ export class KeyState {
     if (this.#learned.tokensResetAt !== undefined && this.#learned.tokensResetAt <= now) delete this.#learned.remainingTokens;
   }
 
-  /** A 429: rest until the provider's reset (or retry-after), at least `minimumMs`. */
-  coolDown(headroom: Headroom, minimumMs: number, now = Date.now()): number {
-    const hinted = Math.max(headroom.retryAt ?? 0, headroom.remainingRequests === 0 ? (headroom.requestsResetAt ?? 0) : 0, headroom.remainingTokens === 0 ? (headroom.tokensResetAt ?? 0) : 0);
-    this.#coolingUntil = Math.max(this.#coolingUntil, hinted > now ? hinted : now + minimumMs);
+  /**
+   * A 429: rest until the provider's retry-after or reset when it gave one (at least a quarter
+   * second, so that "retry-after: 0" cannot make a tight loop), else for `defaultMs`.
+   */
+  coolDown(headroom: Headroom, defaultMs: number, now = Date.now()): number {
+    const hints = [headroom.retryAt, headroom.remainingRequests === 0 ? headroom.requestsResetAt : undefined, headroom.remainingTokens === 0 ? headroom.tokensResetAt : undefined].filter((v): v is number => v !== undefined);
+    const until = hints.length > 0 ? Math.max(now + 250, ...hints) : now + defaultMs;
+    this.#coolingUntil = Math.max(this.#coolingUntil, until);
     this.stats.rateLimited++;
     return this.#coolingUntil;
   }

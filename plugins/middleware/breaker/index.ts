@@ -1,0 +1,149 @@
+/**
+ * breaker: a circuit breaker per provider and model. It opens after `consecutive` failures in a
+ * row, or when at least `min_requests` of the last `window` requests ended and `error_ratio` of
+ * them failed; while open, requests to that target fail at once (RK_CIRCUIT_OPEN, which the
+ * fallback middleware treats as a reason to move on). After `cooldown` it lets `probes` requests
+ * through (half-open): a success closes it, a failure opens it again.
+ *
+ * Failures are the provider's: network errors, timeouts and 5xx/529 answers before the first
+ * byte. A 429 is a rate limit, not a fault (the scheduler handles those), and the client's own
+ * errors never count.
+ */
+import { classifyFailure, definePlugin, parseDuration, routerError, type MiddlewareInstance } from 'router-kernel';
+
+interface BreakerOptions {
+  window: number;
+  min_requests: number;
+  error_ratio: number;
+  consecutive: number;
+  cooldown: number | string;
+  probes: number;
+  statuses: number[];
+}
+
+type Status = 'closed' | 'open' | 'half_open';
+
+class Circuit {
+  status: Status = 'closed';
+  #outcomes: boolean[] = [];
+  #consecutive = 0;
+  #openedAt = 0;
+  probing = 0;
+  readonly totals = { ok: 0, failed: 0, rejected: 0, opened: 0 };
+
+  record(ok: boolean, options: BreakerOptions): void {
+    this.totals[ok ? 'ok' : 'failed']++;
+    if (this.status === 'half_open') {
+      if (ok) this.#close();
+      else this.#open();
+      return;
+    }
+    this.#outcomes.push(ok);
+    if (this.#outcomes.length > options.window) this.#outcomes.shift();
+    this.#consecutive = ok ? 0 : this.#consecutive + 1;
+    const failures = this.#outcomes.filter((o) => !o).length;
+    if (this.#consecutive >= options.consecutive || (this.#outcomes.length >= options.min_requests && failures / this.#outcomes.length >= options.error_ratio)) this.#open();
+  }
+
+  /** Whether a request may go through now; moves open → half-open once the cooldown has passed. */
+  admit(cooldownMs: number, probes: number, now = Date.now()): boolean {
+    if (this.status === 'open' && now - this.#openedAt >= cooldownMs) {
+      this.status = 'half_open';
+      this.probing = 0;
+    }
+    if (this.status === 'closed') return true;
+    if (this.status === 'half_open' && this.probing < probes) {
+      this.probing++;
+      return true;
+    }
+    this.totals.rejected++;
+    return false;
+  }
+
+  /** A probe that ended without a verdict (the client left): its slot frees. */
+  abandon(): void {
+    if (this.status === 'half_open') this.probing = Math.max(0, this.probing - 1);
+  }
+
+  remainingMs(cooldownMs: number, now = Date.now()): number {
+    return this.status === 'open' ? Math.max(0, cooldownMs - (now - this.#openedAt)) : 0;
+  }
+
+  snapshot(cooldownMs: number) {
+    return { status: this.status, recent: { requests: this.#outcomes.length, failures: this.#outcomes.filter((o) => !o).length }, consecutiveFailures: this.#consecutive, ...(this.status === 'open' ? { reopensInMs: this.remainingMs(cooldownMs) } : {}), totals: { ...this.totals } };
+  }
+
+  #open(): void {
+    this.status = 'open';
+    this.#openedAt = Date.now();
+    this.totals.opened++;
+    this.probing = 0;
+  }
+
+  #close(): void {
+    this.status = 'closed';
+    this.#outcomes = [];
+    this.#consecutive = 0;
+    this.probing = 0;
+  }
+}
+
+export default definePlugin<BreakerOptions, MiddlewareInstance>({
+  id: 'middleware.breaker',
+  kind: 'middleware',
+  version: '1.0.0',
+  description: 'A circuit breaker per provider and model.',
+  reentrant: true,
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      window: { type: 'integer', minimum: 1, default: 20, description: 'recent requests weighed' },
+      min_requests: { type: 'integer', minimum: 1, default: 10, description: 'fewest recent requests before the ratio counts' },
+      error_ratio: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5 },
+      consecutive: { type: 'integer', minimum: 1, default: 5, description: 'failures in a row that open the circuit' },
+      cooldown: { type: ['integer', 'string'], format: 'duration', default: '30s' },
+      probes: { type: 'integer', minimum: 1, default: 1, description: 'requests let through at once when half-open' },
+      statuses: { type: 'array', items: { type: 'integer', minimum: 400, maximum: 599 }, default: [500, 502, 503, 504, 529], description: 'provider statuses that count as failures' },
+    },
+  },
+  create(options, scope) {
+    const circuits = scope.shared('middleware.breaker:circuits', () => new Map<string, Circuit>(), () => {});
+    const cooldownMs = parseDuration(options.cooldown);
+
+    return {
+      state: () => Object.fromEntries([...circuits].map(([target, circuit]) => [target, circuit.snapshot(cooldownMs)])),
+
+      async handle(ctx, next) {
+        const route = ctx.route;
+        if (!route) return next();
+        const target = `${route.provider}/${route.model}`;
+        let circuit = circuits.get(target);
+        if (!circuit) circuits.set(target, (circuit = new Circuit()));
+        if (!circuit.admit(cooldownMs, options.probes)) {
+          const err = routerError('RK_CIRCUIT_OPEN', { target, seconds: Math.ceil(circuit.remainingMs(cooldownMs) / 1000) });
+          err.retryAfter = Math.max(1, Math.ceil(circuit.remainingMs(cooldownMs) / 1000));
+          throw err;
+        }
+        try {
+          await next();
+        } catch (err) {
+          const failure = classifyFailure(err);
+          const counts = failure.kind === 'network' || failure.kind === 'timeout' || (failure.kind === 'upstream' && options.statuses.includes(failure.status ?? 0));
+          if (counts) {
+            const was = circuit.status;
+            circuit.record(false, options);
+            if (circuit.status === 'open' && was !== 'open') scope.log.warn({ target, failure }, 'circuit opened');
+          } else if (failure.kind === 'upstream' || failure.kind === 'capacity') {
+            // The provider answered (a 4xx or a 429) or was never asked: it is not broken.
+            if (circuit.status === 'half_open') circuit.abandon();
+          } else circuit.abandon();
+          throw err;
+        }
+        const was = circuit.status;
+        circuit.record(true, options);
+        if (was === 'half_open') scope.log.info({ target }, 'circuit closed');
+      },
+    };
+  },
+});
