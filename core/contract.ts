@@ -115,10 +115,11 @@ export interface RequestContext {
   credential: Credential | undefined;
   /**
    * Takes the upstream call's abort signal over from the client: from now on the client leaving no
-   * longer aborts `ctx.signal`; the returned controller does. For plugins that serve one upstream
-   * answer to several clients (coalescing), which must abort it only when the last one has gone.
+   * longer aborts `ctx.signal`; the returned `upstream` controller does, and `client` still says
+   * when this client left. For plugins that serve one upstream answer to several clients
+   * (coalescing), which must abort it only when the last one has gone.
    */
-  detachUpstream(): AbortController;
+  detachUpstream(): { upstream: AbortController; client: AbortSignal };
   /**
    * Set to true after changing `request` in a way a passthrough provider must not ignore: it then
    * builds the upstream body from the canonical request (same dialect, so extras, cache_control and

@@ -46,12 +46,12 @@ export class KernelContext implements RequestContext {
     return this.#upstream?.signal ?? this.clientSignal;
   }
 
-  detachUpstream(): AbortController {
+  detachUpstream(): { upstream: AbortController; client: AbortSignal } {
     if (!this.#upstream) {
       this.#upstream = new AbortController();
       if (this.clientSignal.aborted) this.#upstream.abort(this.clientSignal.reason);
     }
-    return this.#upstream;
+    return { upstream: this.#upstream, client: this.clientSignal };
   }
 
   countTokens(blocks?: RequestBlocks): Promise<TokenCount> {

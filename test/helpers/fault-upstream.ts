@@ -43,6 +43,7 @@ export async function faultUpstream(options: FaultOptions = {}): Promise<FaultUp
   const faults = [...(options.faults ?? [])];
   let inflight = 0;
   let maxInflight = 0;
+  let aborted = 0;
 
   const handler = async (req: RecordedRequest, res: ServerResponse): Promise<'handled'> => {
     inflight++;
@@ -54,7 +55,11 @@ export async function faultUpstream(options: FaultOptions = {}): Promise<FaultUp
       done = true;
     };
     res.once('finish', finish);
-    res.once('close', finish);
+    res.once('close', () => {
+      // Closed before the answer was all written: the router cut the call.
+      if (!res.writableFinished) aborted++;
+      finish();
+    });
     const key = keyOf(req);
     const now = Date.now();
     const answer = (status: number, headers: Record<string, string>, body: string) => {
@@ -119,6 +124,7 @@ export async function faultUpstream(options: FaultOptions = {}): Promise<FaultUp
     served: { value: served },
     faults: { value: faults },
     maxInflight: { get: () => maxInflight },
+    aborted: { get: () => aborted },
   }) as FaultUpstream;
 }
 

@@ -1,0 +1,189 @@
+/**
+ * coalesce: identical requests in flight at the same time share one upstream call. The first is
+ * sent; the others wait for its answer and receive it too: a complete answer as is, a stream fanned
+ * out to every client (one that joins late first receives what was already streamed, then follows
+ * live). A client that leaves does not cancel the others; the upstream call is aborted only when
+ * every client has gone.
+ *
+ *   pipeline:
+ *     - use: router
+ *     - use: coalesce            # before fallback and retry: the shared call includes them
+ *       with: { mode: deterministic }
+ *     - use: fallback
+ *     - use: retry
+ *
+ * Identical means the same body (or, once a plugin changed the request, the same canonical
+ * request), dialect, endpoint and route. Only requests whose answer does not depend on chance
+ * share by default (`deterministic`: temperature 0 or top_k 1, or opted in with the header);
+ * `always` shares every identical request; `header` only those that opt in. The header's value
+ * `off` opts out.
+ */
+import { createHash } from 'node:crypto';
+import { definePlugin, type MiddlewareInstance, type ProviderResponse, type RequestContext, type Route, type StreamEvent } from 'router-kernel';
+import { Broadcast } from './broadcast.ts';
+
+interface CoalesceOptions {
+  mode: 'deterministic' | 'always' | 'header';
+  header: string;
+}
+
+interface Shared {
+  response: ProviderResponse;
+  /** Ends when the upstream answer has been read to its end (or failed). */
+  ended: Promise<void>;
+  /** The same answer for one more client, from the start; `onLeave` when that client stops reading. */
+  subscribe(onLeave: () => void): ProviderResponse;
+}
+
+/** The clients waiting on one upstream call. */
+class Flight {
+  readonly #clients = new Set<object>();
+  #settled = false;
+  #head: Promise<{ shared: Shared; route: Route | undefined }>;
+  #resolve!: (value: { shared: Shared; route: Route | undefined }) => void;
+  #reject!: (err: unknown) => void;
+  abandoned = false;
+
+  constructor(private readonly upstream: AbortController) {
+    this.#head = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#head.catch(() => {});
+  }
+
+  get head() {
+    return this.#head;
+  }
+
+  get clients(): number {
+    return this.#clients.size;
+  }
+
+  /** A client joins; the returned function is how it leaves (idempotent). Its leaving is watched. */
+  join(signal: AbortSignal): () => void {
+    const token = {};
+    this.#clients.add(token);
+    const leave = () => {
+      signal.removeEventListener('abort', leave);
+      if (!this.#clients.delete(token)) return;
+      // The last client gone before the answer ended: nobody wants it any more.
+      if (this.#clients.size === 0 && !this.#settled) {
+        this.abandoned = true;
+        this.upstream.abort(new Error('every client waiting for this answer has gone'));
+      }
+    };
+    if (signal.aborted) queueMicrotask(leave);
+    else signal.addEventListener('abort', leave, { once: true });
+    return leave;
+  }
+
+  resolve(shared: Shared, route: Route | undefined): void {
+    this.#resolve({ shared, route });
+    void shared.ended.then(() => (this.#settled = true));
+  }
+
+  fail(err: unknown): void {
+    this.#settled = true;
+    this.#reject(err);
+  }
+}
+
+export default definePlugin<CoalesceOptions, MiddlewareInstance>({
+  id: 'cache.coalesce',
+  kind: 'cache',
+  version: '1.0.0',
+  description: 'Identical requests in flight share one upstream call; streams are fanned out.',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      mode: { enum: ['deterministic', 'always', 'header'], default: 'deterministic' },
+      header: { type: 'string', default: 'x-router-coalesce', description: 'per-request opt in (on) or out (off)' },
+    },
+  },
+  create(options, scope) {
+    const flights = scope.shared('cache.coalesce:flights', () => new Map<string, Flight>(), () => {});
+    const stats = { leaders: 0, followers: 0, abandoned: 0 };
+
+    return {
+      state: () => ({ inFlight: flights.size, waiting: [...flights.values()].reduce((n, f) => n + f.clients, 0), totals: { ...stats } }),
+
+      async handle(ctx, next) {
+        if (!ctx.route || !eligible(ctx, options)) return next();
+        const key = keyOf(ctx);
+        const existing = flights.get(key);
+        if (existing) return follow(ctx, existing);
+
+        // The first of its kind: its upstream call now belongs to every client that joins.
+        const { upstream, client } = ctx.detachUpstream();
+        const flight = new Flight(upstream);
+        flights.set(key, flight);
+        stats.leaders++;
+        const leave = flight.join(client);
+        try {
+          await next();
+        } catch (err) {
+          if (flights.get(key) === flight) flights.delete(key);
+          if (flight.abandoned) stats.abandoned++;
+          leave();
+          flight.fail(err);
+          throw err;
+        }
+        const shared = share(ctx.response!);
+        flight.resolve(shared, ctx.route);
+        void shared.ended.finally(() => {
+          if (flights.get(key) === flight) flights.delete(key);
+          if (flight.abandoned) stats.abandoned++;
+        });
+        ctx.response = shared.subscribe(leave);
+        ctx.setHeader('x-router-coalesced', 'leader');
+      },
+    };
+
+    async function follow(ctx: RequestContext, flight: Flight): Promise<void> {
+      stats.followers++;
+      const leave = flight.join(ctx.signal);
+      let head: Awaited<Flight['head']>;
+      try {
+        head = await flight.head;
+      } catch (err) {
+        leave();
+        throw err; // the shared attempt failed: this client gets the same error
+      }
+      if (head.route) ctx.route = head.route;
+      ctx.response = head.shared.subscribe(leave);
+      ctx.setHeader('x-router-coalesced', 'follower');
+    }
+  },
+});
+
+function eligible(ctx: RequestContext, options: CoalesceOptions): boolean {
+  const asked = ctx.raw.headers[options.header];
+  const value = (Array.isArray(asked) ? asked[0] : asked)?.toLowerCase();
+  if (value === 'off' || value === 'false' || value === '0') return false;
+  if (value === 'on' || value === 'true' || value === '1') return true;
+  if (options.mode === 'always') return true;
+  if (options.mode === 'header') return false;
+  // Deterministic settings: the same request gets the same answer, so sharing it changes nothing.
+  return ctx.raw.field('temperature') === 0 || ctx.raw.field('top_k') === 1;
+}
+
+function keyOf(ctx: RequestContext): string {
+  const hash = createHash('sha1');
+  hash.update(`${ctx.dialect}\n${ctx.endpoint}\n${ctx.route!.provider}/${ctx.route!.model}\n`);
+  // The client's bytes when nothing changed them (cheap); the canonical request when a plugin did.
+  if (ctx.rawStale) hash.update(JSON.stringify(ctx.request));
+  else hash.update(ctx.raw.body);
+  return hash.digest('base64');
+}
+
+function share(response: ProviderResponse): Shared {
+  if (response.kind === 'message') return { response, ended: Promise.resolve(), subscribe: (onLeave) => (queueMicrotask(onLeave), response) };
+  if (response.kind === 'stream') {
+    const broadcast = new Broadcast<StreamEvent>(response.events);
+    return { response, ended: broadcast.ended, subscribe: (onLeave) => ({ ...response, events: broadcast.subscribe(onLeave) }) };
+  }
+  const broadcast = new Broadcast<Uint8Array>(response.body);
+  return { response, ended: broadcast.ended, subscribe: (onLeave) => ({ ...response, body: broadcast.subscribe(onLeave) }) };
+}
