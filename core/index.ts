@@ -35,3 +35,4 @@ export { kernelVersion } from './version.ts';
 export { defineRouter, type CustomRouter, type CustomRouterContext, type RouteChoice } from './plugins/define-router.ts';
 export { fingerprint } from './generation/catalog.ts';
 export { classifyFailure, transientStatuses, type Failure, type FailureKind } from './upstream/failure.ts';
+export { clientKey } from './http/auth.ts';

@@ -18,6 +18,7 @@ export const builtinPlugins: Record<string, Loader> = {
   'middleware.retry': load(() => import('../../plugins/middleware/retry/index.ts')),
   'middleware.fallback': load(() => import('../../plugins/middleware/fallback/index.ts')),
   'middleware.breaker': load(() => import('../../plugins/middleware/breaker/index.ts')),
+  'middleware.client-limits': load(() => import('../../plugins/middleware/client-limits/index.ts')),
   'cache.coalesce': load(() => import('../../plugins/caches/coalesce/index.ts')),
   'scheduler.scheduler': load(() => import('../../plugins/schedulers/scheduler/index.ts')),
   'monitor.metrics': load(() => import('../../plugins/monitors/metrics/index.ts')),

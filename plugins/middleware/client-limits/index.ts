@@ -1,0 +1,147 @@
+/**
+ * client-limits: rate limits per router client (the key it presents as x-api-key or Authorization:
+ * Bearer; clients without one share the `anonymous` bucket), as token buckets for requests and
+ * tokens per minute. Admission reserves the request's estimated prompt tokens (body bytes / 4)
+ * plus the output it asks for (`max_tokens`); when the answer ends, the reservation is replaced by
+ * what the provider reported it used. A client over a limit gets 429 with retry-after at once.
+ *
+ *   pipeline:
+ *     - use: client-limits
+ *       with:
+ *         default: { rpm: 60, tpm: 400000 }
+ *         clients:
+ *           - { key: "${TEAM_A_KEY}", name: team-a, rpm: 600, tpm: 4000000 }
+ *     - use: router
+ */
+import { channel } from 'node:diagnostics_channel';
+import { channels, clientKey, definePlugin, fingerprint, routerError, type MiddlewareInstance, type RequestContext, type Usage } from 'router-kernel';
+
+interface Limits {
+  rpm?: number;
+  tpm?: number;
+}
+
+interface ClientLimitsOptions {
+  default: Limits;
+  clients: Array<Limits & { key: string; name?: string }>;
+}
+
+/** A bucket refilling continuously at `perMinute`, holding at most a minute's worth; may go negative. */
+class Bucket {
+  #level: number;
+  #at = Date.now();
+  constructor(private perMinute: number) {
+    this.#level = perMinute;
+  }
+
+  level(now = Date.now()): number {
+    this.#level = Math.min(this.perMinute, this.#level + ((now - this.#at) / 60_000) * this.perMinute);
+    this.#at = now;
+    return this.#level;
+  }
+
+  /** Seconds until `amount` is available (0 if it is now). */
+  waitFor(amount: number, now = Date.now()): number {
+    const missing = Math.min(amount, this.perMinute) - this.level(now);
+    return missing <= 0 ? 0 : Math.ceil((missing / this.perMinute) * 60);
+  }
+
+  take(amount: number): void {
+    this.#level -= amount;
+  }
+
+  resize(perMinute: number): void {
+    this.perMinute = perMinute;
+  }
+}
+
+interface ClientState {
+  requests?: Bucket;
+  tokens?: Bucket;
+  label: string;
+  totals: { admitted: number; limited: number };
+}
+
+const reservationKey = Symbol.for('router-kernel.client-limits.reservation');
+const limitsSchema = { type: 'object', additionalProperties: false, properties: { rpm: { type: 'integer', minimum: 1 }, tpm: { type: 'integer', minimum: 1 } } };
+
+export default definePlugin<ClientLimitsOptions, MiddlewareInstance>({
+  id: 'middleware.client-limits',
+  kind: 'middleware',
+  version: '1.0.0',
+  description: 'Request and token rate limits per router client key.',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      default: { ...limitsSchema, default: {}, description: 'limits for every client not listed (none: unlimited)' },
+      clients: {
+        type: 'array',
+        default: [],
+        items: { type: 'object', additionalProperties: false, required: ['key'], properties: { key: { type: 'string', minLength: 1 }, name: { type: 'string' }, ...limitsSchema.properties } },
+      },
+    },
+  },
+  create(options, scope) {
+    const states = scope.shared('middleware.client-limits:states', () => new Map<string, ClientState>(), () => {});
+    const listed = new Map(options.clients.map((c) => [fingerprint(c.key), c]));
+    const ended = channel(channels.requestEnd);
+    // The real usage replaces the reservation once the answer has ended (streams included).
+    const onEnd = (message: unknown) => {
+      const { ctx, usage } = message as { ctx: RequestContext; usage?: Usage };
+      const reservation = ctx.state.get(reservationKey) as { state: ClientState; tokens: number } | undefined;
+      if (!reservation?.state.tokens) return;
+      const used = usage ? usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0) + usage.outputTokens : 0;
+      reservation.state.tokens.take(used - reservation.tokens);
+    };
+
+    function stateOf(id: string, label: string, limits: Limits): ClientState {
+      let state = states.get(id);
+      if (!state) states.set(id, (state = { label, totals: { admitted: 0, limited: 0 } }));
+      // New YAML limits apply to existing buckets without refilling them.
+      if (limits.rpm) state.requests ? state.requests.resize(limits.rpm) : (state.requests = new Bucket(limits.rpm));
+      else delete state.requests;
+      if (limits.tpm) state.tokens ? state.tokens.resize(limits.tpm) : (state.tokens = new Bucket(limits.tpm));
+      else delete state.tokens;
+      return state;
+    }
+
+    return {
+      provision() {
+        ended.subscribe(onEnd);
+      },
+      cleanup() {
+        ended.unsubscribe(onEnd);
+      },
+      state: () =>
+        Object.fromEntries(
+          [...states].map(([id, s]) => [id, { client: s.label, requestsLeft: s.requests ? Math.floor(s.requests.level()) : null, tokensLeft: s.tokens ? Math.floor(s.tokens.level()) : null, totals: { ...s.totals } }]),
+        ),
+
+      async handle(ctx, next) {
+        const presented = clientKey(ctx.raw.headers);
+        const id = presented ? fingerprint(presented) : 'anonymous';
+        const configured = listed.get(id);
+        const limits = configured ?? options.default;
+        if (!limits.rpm && !limits.tpm) return next();
+        const state = stateOf(id, configured?.name ?? id, limits);
+        const maxTokens = ctx.raw.field('max_tokens') ?? ctx.raw.field('max_completion_tokens');
+        const tokens = Math.ceil(ctx.raw.body.length / 4) + (typeof maxTokens === 'number' ? maxTokens : 1024);
+        const waitRequests = state.requests?.waitFor(1) ?? 0;
+        const waitTokens = state.tokens?.waitFor(tokens) ?? 0;
+        if (waitRequests > 0 || waitTokens > 0) {
+          state.totals.limited++;
+          const retryAfter = Math.max(waitRequests, waitTokens, 1);
+          const err = routerError('RK_CLIENT_RATE_LIMITED', { limit: waitRequests >= waitTokens ? 'request' : 'token', rate: waitRequests >= waitTokens ? `${limits.rpm} per minute` : `${limits.tpm} tokens per minute`, retryAfter });
+          err.retryAfter = retryAfter;
+          throw err;
+        }
+        state.requests?.take(1);
+        state.tokens?.take(tokens);
+        state.totals.admitted++;
+        ctx.state.set(reservationKey, { state, tokens });
+        await next();
+      },
+    };
+  },
+});
