@@ -185,7 +185,7 @@ export async function runRoutingBench(argv: string[]): Promise<RoutingReport> {
   const catalog = createCatalog(new Map([['main', [{ name: 'sonnet', upstream: 'sonnet' }]], ['wide', [{ name: 'long', upstream: 'long' }]], ['fast', [{ name: 'haiku', upstream: 'haiku' }]]]));
   const counter = new TokenCounter({ log });
   await counter.warm();
-  const scope = { name: 'router', path: 'pipeline[0]', log, configDir: '.', models: [], inherited: undefined, catalog, shared: <T>(_key: string, create: () => T) => create(), tokens: counter };
+  const scope = { name: 'router', path: 'pipeline[0]', log, configDir: '.', models: [], inherited: undefined, catalog, shared: <T>(_key: string, create: () => T) => create(), tokens: counter, pluginStates: () => [] };
   const threshold = quick ? 5_000 : 60_000;
   const router = routerPlugin.create({ default: 'main/sonnet', background: 'fast/haiku', long_context: { target: 'wide/long', threshold }, subagent_tags: true }, scope);
   await router.provision?.();

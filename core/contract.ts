@@ -237,6 +237,18 @@ export interface PluginScope {
   shared<T>(key: string, create: () => T, dispose: (value: T) => void | Promise<void>): T;
   /** The kernel's token counter (worker threads and a per-block cache shared by every plugin). */
   readonly tokens: TokenCounting;
+  /** The live configuration's plugin states, as `GET /admin/state` shows them (for monitors). */
+  pluginStates(): PluginStateReport[];
+}
+
+export interface PluginStateReport {
+  /** The instance name (pipeline `name`, or its `use`). */
+  name: string;
+  /** The plugin id, e.g. `scheduler.scheduler`. */
+  plugin: string;
+  /** Where it sits in router.yaml, e.g. `pipeline[2]`. */
+  at: string;
+  state: unknown;
 }
 
 /**

@@ -13,6 +13,7 @@ import { compileGeneration } from './generation/compile.ts';
 import type { Generation } from './generation/generation.ts';
 import { SharedResources } from './generation/shared-resources.ts';
 import { TokenCounter } from './tokens/token-counter.ts';
+import { pluginStates } from './http/admin-state.ts';
 
 export type ReloadResult = { ok: true; generation: number } | { ok: false; error: Error };
 
@@ -44,7 +45,7 @@ export class Supervisor {
   /** Compiles the first generation; throws ConfigError when the file is not usable. */
   async start(preloaded?: LoadedConfig): Promise<Generation> {
     const loaded = preloaded ?? (await readConfig(this.configFile, this.env));
-    this.#current = await compileGeneration(loaded, undefined, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens });
+    this.#current = await compileGeneration(loaded, undefined, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
     return this.#current;
   }
 
@@ -67,7 +68,7 @@ export class Supervisor {
     const old = this.#current;
     try {
       const loaded = await readConfig(this.configFile, this.env);
-      const next = await compileGeneration(loaded, old, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens });
+      const next = await compileGeneration(loaded, old, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
       this.#current = next;
       const durationMs = Math.round(performance.now() - started);
       this.log.info({ generation: next.id, reason, durationMs, providers: [...next.providers.keys()] }, `config reloaded (generation ${next.id})`);

@@ -6,7 +6,7 @@
  * Order: resolve every plugin → check every plugin's options → create (reusing unchanged
  * instances) → provision new instances in YAML order → validate all → compose the chain.
  */
-import type { Credential, Logger, ModelEntry, PluginDefinition, PluginRoute, PluginScope, ProviderInstance } from '../contract.ts';
+import type { Credential, Logger, ModelEntry, PluginStateReport, PluginDefinition, PluginRoute, PluginScope, ProviderInstance } from '../contract.ts';
 import { compose, type ChainLink } from '../compose.ts';
 import { compileSchema, describeErrors } from '../config/ajv.ts';
 import { ConfigError, type ConfigIssue } from '../config/config-error.ts';
@@ -27,6 +27,8 @@ export interface CompileEnv {
   log: Logger;
   shared: SharedResources;
   tokens: TokenCounter;
+  /** The live generation's plugin states (the supervisor knows which generation is live). */
+  states?: () => PluginStateReport[];
   /** false for `router-kernel validate`: check everything but start nothing. */
   provision?: boolean;
 }
@@ -110,6 +112,7 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
         catalog,
         shared: (key, create, dispose) => env.shared.acquire(slot, key, create, dispose),
         tokens: env.tokens,
+        pluginStates: () => env.states?.() ?? [],
       } satisfies PluginScope;
       slot.instance = definition.create(spec.options, slot.scope);
       if (typeof slot.instance !== 'object' || slot.instance === null) throw new Error('create() must return an object');

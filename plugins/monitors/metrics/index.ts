@@ -8,11 +8,14 @@
  *       with: { path: /metrics, access: client }
  *
  * router_requests_total, router_request_duration_seconds, router_tokens_total,
- * router_dropped_features_total (the loud downgrades), router_errors_total, router_reloads_total.
+ * router_dropped_features_total (the loud downgrades), router_errors_total, router_reloads_total,
+ * and gauges of the resilience plugins' live state (state-gauges.ts): keys, queues, circuits,
+ * coalescing, retries, client limits.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { channels, definePlugin, type MiddlewareInstance, type RequestContext, type RouterError, type Usage } from 'router-kernel';
+import { channels, definePlugin, type MiddlewareInstance, type PluginStateReport, type RequestContext, type RouterError, type Usage } from 'router-kernel';
+import { stateGauges } from './state-gauges.ts';
 
 interface MetricsOptions {
   path: string;
@@ -33,6 +36,8 @@ interface Instruments {
   dropped: Counter;
   errors: Counter;
   reloads: Counter;
+  /** How the owning instance reads the live plugins' state (for the state gauges). */
+  states?: () => PluginStateReport[];
 }
 
 function instruments(processMetrics: boolean): Instruments {
@@ -50,6 +55,11 @@ function instruments(processMetrics: boolean): Instruments {
   };
 }
 
+function withStateGauges(m: Instruments): Instruments {
+  stateGauges(m.registry, () => m.states);
+  return m;
+}
+
 export default definePlugin<MetricsOptions, MiddlewareInstance>({
   id: 'monitor.metrics',
   kind: 'monitor',
@@ -65,7 +75,7 @@ export default definePlugin<MetricsOptions, MiddlewareInstance>({
     },
   },
   create(options, scope) {
-    const m = (scope.inherited as Instruments | undefined) ?? instruments(options.process_metrics);
+    const m = (scope.inherited as Instruments | undefined) ?? withStateGauges(instruments(options.process_metrics));
     const self = {};
     let previous: object | undefined;
 
@@ -97,6 +107,7 @@ export default definePlugin<MetricsOptions, MiddlewareInstance>({
       provision() {
         previous = m.owner;
         m.owner = self;
+        m.states = () => scope.pluginStates();
         subscribe(channels.requestEnd, onEnd);
         subscribe(channels.dropped, onDropped);
         subscribe(channels.reload, onReload);
