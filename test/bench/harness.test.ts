@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { benchCases } from '../../bench/cases.ts';
+import type { KeysScenario } from '../../bench/keys.ts';
 import type { RoutingReport } from '../../bench/routing.ts';
 import { checkTargets, renderMarkdown, updateDocs, type BenchReport } from '../../bench/report.ts';
 import { ensureBuilt, testDir } from '../helpers/router.ts';
@@ -96,4 +97,21 @@ t.test('`npm run bench:routing -- --quick` drives the real router plugin and tok
     for (const [field, value] of Object.entries(side)) t.ok(Number.isFinite(value) && value >= 0, `${field} measured`);
   }
   for (const row of ['decision per turn after the first, median', 'first turn (nothing cached)', 'event-loop delay p99', 'main thread / router-kernel']) t.match(stdout, row);
+});
+
+t.test('`npm run bench:keys -- --quick` runs every key-pool scenario and prints the table', async (t) => {
+  const script = fileURLToPath(new URL('../../bench/keys.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.equal(code, 0, stderr.slice(-2000));
+  const results = JSON.parse(stdout.trim().split('\n').at(-1)!) as KeysScenario[];
+  t.same(results.map((r) => r.name), ['one key, no scheduler', 'one key, scheduler', 'three keys, scheduler', 'three keys, sequential']);
+  for (const r of results) t.equal(r.completed + r.clientRateLimited + r.otherErrors, 90, `${r.name}: every request answered`);
+  t.equal(results[1].clientRateLimited, 0, 'with the scheduler, clients wait instead of seeing 429s');
+  t.ok(results[0].clientRateLimited > 0, 'without it, they do');
+  t.match(stdout, /\| three keys, scheduler \| 90 \|/);
 });
