@@ -8,7 +8,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { CanonicalRequest, Dialect, Usage } from '../canonical.ts';
-import { channels, type Logger, type RawRequest } from '../contract.ts';
+import { channels, type Logger, type ProviderResponse, type RawRequest } from '../contract.ts';
 import type { IngressCodec } from '../dialects/codec.ts';
 import type { RawJsonObject } from '../dialects/raw-json.ts';
 import type { Json } from '../dialects/shape.ts';
@@ -53,6 +53,7 @@ export async function runModelCall(generation: Generation, req: IncomingMessage,
   const endpoint = codec.dialect === 'anthropic' ? 'messages' : 'chat.completions';
   const parse = (): CanonicalRequest => codec.parseRequest(raw.json);
   const ctx = new KernelContext(id, codec.dialect, endpoint, call.model, call.stream, parse, raw, generation.catalog, call.signal, log, call.startedAt, generation.tokens);
+  ctx.deadline = deadlineOf(req.headers);
   if (generation.settings.logBodies) ctx.log.info({ body: raw.json }, 'request body');
   if (startChannel.hasSubscribers) startChannel.publish({ ctx });
   let outcome: Outcome;
@@ -65,6 +66,9 @@ export async function runModelCall(generation: Generation, req: IncomingMessage,
     const error = thrown === undefined ? undefined : failureOf(thrown, call.signal);
     outcome = { status: delivery.status, usage: delivery.usage, error, dialect: codec.dialect };
   } catch (err) {
+    // An answer a plugin threw away after it began: close it, so its upstream call ends and
+    // whoever waits for its end (a scheduler's slot) is released.
+    closeUndelivered(ctx.response);
     const error = failureOf(err, call.signal);
     if (!res.headersSent) for (const [name, value] of Object.entries(routeHeaders(ctx))) res.setHeader(name, value);
     sendError(res, codec, error, id);
@@ -107,6 +111,27 @@ class RawRequestView implements RawRequest {
   withString(name: string, value: string): Buffer[] | undefined {
     return this.object.withString(name, value);
   }
+}
+
+/**
+ * When the client stops waiting: `x-router-timeout` (seconds), or `x-stainless-timeout`, the
+ * timeout the official OpenAI and Anthropic SDKs (and Claude Code) send with every request. Queues
+ * give up then instead of holding a request its client has abandoned.
+ */
+function deadlineOf(headers: IncomingMessage['headers']): number | undefined {
+  for (const name of ['x-router-timeout', 'x-stainless-timeout']) {
+    const value = headers[name];
+    const seconds = Number(Array.isArray(value) ? value[0] : value);
+    if (value !== undefined && Number.isFinite(seconds) && seconds > 0) return Date.now() + seconds * 1000;
+  }
+  return undefined;
+}
+
+function closeUndelivered(response: ProviderResponse | undefined): void {
+  if (!response || response.kind === 'message') return;
+  const source = response.kind === 'stream' ? response.events : response.body;
+  const iterator = Symbol.asyncIterator in source ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]() : undefined;
+  void iterator?.return?.()?.catch(() => {});
 }
 
 function routeHeaders(ctx: KernelContext): Record<string, string> {

@@ -18,7 +18,7 @@ import { usageOf as openaiUsage } from '../dialects/openai/read-response.ts';
 import { RawJsonObject } from '../dialects/raw-json.ts';
 import { SseReader, type SseEvent } from '../sse.ts';
 import type { UpstreamClient } from './http-client.ts';
-import { scrubSecrets, upstreamNetworkError, upstreamStreamError } from './upstream-error.ts';
+import { scrubSecrets, secretsWith, upstreamNetworkError, upstreamStreamError } from './upstream-error.ts';
 
 export interface PassthroughSpec {
   http: UpstreamClient;
@@ -158,7 +158,8 @@ function usageScanner(dialect: 'anthropic' | 'openai'): UsageScanner {
   };
 }
 
-function scrubBytes(chunk: Buffer, secrets: readonly string[]): Buffer {
+function scrubBytes(chunk: Buffer, own: readonly string[]): Buffer {
+  const secrets = secretsWith(own);
   if (!secrets.some((s) => s.length >= 8 && chunk.includes(s.slice(-8)))) return chunk;
   return Buffer.from(scrubSecrets(chunk.toString('utf8'), secrets), 'utf8');
 }

@@ -83,9 +83,24 @@ export function retryAfterSeconds(value: string | string[] | undefined): number 
 }
 
 /** Replaces any configured secret (and its tail, as some providers echo `sk-...abcd`) in text. */
+/**
+ * Keys that came into use after the providers were built (an operator rotating a key in at
+ * runtime): scrubbed everywhere, like the keys in router.yaml.
+ */
+const runtimeSecrets = new Set<string>();
+
+export function registerSecret(secret: string): void {
+  if (secret.length >= 8) runtimeSecrets.add(secret);
+}
+
+/** A provider's own keys and every key registered at runtime. */
+export function secretsWith(secrets: readonly string[]): readonly string[] {
+  return runtimeSecrets.size === 0 ? secrets : [...secrets, ...runtimeSecrets];
+}
+
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) {
+  for (const secret of secretsWith(secrets)) {
     if (secret.length < 8) continue;
     out = out.split(secret).join('[redacted]');
     const tail = secret.slice(-4);

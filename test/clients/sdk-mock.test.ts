@@ -10,7 +10,7 @@ import { mockConfig, startTestRouter } from '../helpers/router.ts';
 t.test('@anthropic-ai/sdk: messages.create gets a complete message', async (t) => {
   const { url } = await startTestRouter(t, mockConfig);
   const client = new Anthropic({ baseURL: url, apiKey: 'unused', maxRetries: 0 });
-  const message = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 200, messages: [{ role: 'user', content: 'ping' }] });
+  const message = await client.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 200, messages: [{ role: 'user', content: 'ping' }] });
   t.equal(message.type, 'message');
   t.equal(message.stop_reason, 'end_turn');
   t.match(message.content[0], { type: 'text', text: /mock provider.*ping/ });
@@ -20,7 +20,7 @@ t.test('@anthropic-ai/sdk: messages.create gets a complete message', async (t) =
 t.test('@anthropic-ai/sdk: a stream assembles to the same text, with usage', async (t) => {
   const { url } = await startTestRouter(t, mockConfig);
   const client = new Anthropic({ baseURL: url, apiKey: 'unused', maxRetries: 0 });
-  const stream = client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 200, messages: [{ role: 'user', content: 'ping' }] });
+  const stream = client.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 200, messages: [{ role: 'user', content: 'ping' }] });
   const deltas: string[] = [];
   stream.on('text', (text) => deltas.push(text));
   const message = await stream.finalMessage();

@@ -105,7 +105,7 @@ function anthropicParams(ask: Ask): Anthropic.MessageCreateParamsNonStreaming {
     }
   }
   return {
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-4-6',
     max_tokens: 1024,
     messages,
     ...(ask.tools ? { tools: ask.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.parameters as Anthropic.Tool.InputSchema })) } : {}),

@@ -21,6 +21,8 @@ export interface FaultOptions {
   latencyMs?: number;
   /** Pause between stream events. */
   eventDelayMs?: number;
+  /** Quote the key back in error messages, as some providers do. */
+  echoKey?: boolean;
 }
 
 export interface Served {
@@ -83,7 +85,7 @@ export async function faultUpstream(options: FaultOptions = {}): Promise<FaultUp
     if (fault && typeof fault === 'object' && 'status' in fault) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
-      return answer(fault.status, headers, errorBody(dialect, fault.status));
+      return answer(fault.status, headers, errorBody(dialect, fault.status, options.echoKey ? key : undefined));
     }
     if (options.latencyMs) await sleep(options.latencyMs);
     if (fault && typeof fault === 'object' && 'delayMs' in fault) await sleep(fault.delayMs);
@@ -142,8 +144,8 @@ function rateHeaders(dialect: 'openai' | 'anthropic', limit: number, remaining: 
   return { 'x-ratelimit-limit-requests': String(limit), 'x-ratelimit-remaining-requests': String(remaining), 'x-ratelimit-reset-requests': `${Math.max(1, Math.round(resetMs))}ms` };
 }
 
-function errorBody(dialect: 'openai' | 'anthropic', status: number): string {
+function errorBody(dialect: 'openai' | 'anthropic', status: number, key?: string): string {
   const type = status === 429 ? 'rate_limit_error' : status === 529 ? 'overloaded_error' : status === 401 ? 'authentication_error' : status === 403 ? 'permission_error' : 'api_error';
-  const message = status === 429 ? 'Rate limit reached for requests' : status === 401 ? 'Incorrect API key provided' : `upstream failure ${status}`;
+  const message = (status === 429 ? 'Rate limit reached for requests' : status === 401 ? 'Incorrect API key provided' : `upstream failure ${status}`) + (key ? ` (key ${key})` : '');
   return dialect === 'anthropic' ? JSON.stringify({ type: 'error', error: { type, message } }) : JSON.stringify({ error: { message, type, code: status === 429 ? 'rate_limit_exceeded' : null } });
 }

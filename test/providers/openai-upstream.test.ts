@@ -38,7 +38,7 @@ const recordedText = fixtureText('providers/openai/stream-text-include-usage.sse
 
 t.test('an Anthropic streaming request is translated to Chat Completions and the answer back, exactly', async (t) => {
   const { anthropic, upstream } = await setup(t, () => fixtureReply('providers/openai/stream-text-include-usage.sse', { chunking: 'events' }));
-  const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 300, system: 'You are dog Researcher.', stop_sequences: ['\nObservation:'], messages: [{ role: 'user', content: 'Give me an analysis around dog.' }] });
+  const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 300, system: 'You are dog Researcher.', stop_sequences: ['\nObservation:'], messages: [{ role: 'user', content: 'Give me an analysis around dog.' }] });
   const message = await stream.finalMessage();
   t.equal(message.content.length, 1);
   t.match(message.content[0], { type: 'text', text: recordedText });

@@ -10,6 +10,7 @@ export class Broadcast<T> {
   #done = false;
   #error: { value: unknown } | undefined;
   #wake: Array<() => void> = [];
+  #endListeners: Array<() => void> = [];
   #ended: Promise<void>;
 
   constructor(source: AsyncIterable<T> | Iterable<T>) {
@@ -23,6 +24,12 @@ export class Broadcast<T> {
 
   get finished(): boolean {
     return this.#done;
+  }
+
+  /** Runs `listener` when the source ends, before any reader is woken (at once if it has). */
+  onEnd(listener: () => void): void {
+    if (this.#done) listener();
+    else this.#endListeners.push(listener);
   }
 
   /** A reader of the whole answer, from its first item; `onLeave` runs once when it stops. */
@@ -68,6 +75,7 @@ export class Broadcast<T> {
       this.#error = { value: err };
     } finally {
       this.#done = true;
+      for (const listener of this.#endListeners) listener();
       this.#notify();
     }
   }

@@ -31,6 +31,8 @@ interface Shared {
   response: ProviderResponse;
   /** Ends when the upstream answer has been read to its end (or failed). */
   ended: Promise<void>;
+  /** Runs `listener` as the answer ends, before readers are woken (at once if it has). */
+  onEnd(listener: () => void): void;
   /** The same answer for one more client, from the start; `onLeave` when that client stops reading. */
   subscribe(onLeave: () => void): ProviderResponse;
 }
@@ -79,8 +81,10 @@ class Flight {
   }
 
   resolve(shared: Shared, route: Route | undefined): void {
+    // Settled the moment the answer ends, before any reader hears of it, so the readers leaving
+    // after the end cannot look like the last client giving up.
+    shared.onEnd(() => (this.#settled = true));
     this.#resolve({ shared, route });
-    void shared.ended.then(() => (this.#settled = true));
   }
 
   fail(err: unknown): void {
@@ -104,7 +108,8 @@ export default definePlugin<CoalesceOptions, MiddlewareInstance>({
   },
   create(options, scope) {
     const flights = scope.shared('cache.coalesce:flights', () => new Map<string, Flight>(), () => {});
-    const stats = { leaders: 0, followers: 0, abandoned: 0 };
+    // Since start: kept across reloads like the flights.
+    const stats = scope.shared('cache.coalesce:stats', () => ({ leaders: 0, followers: 0, abandoned: 0 }), () => {});
 
     return {
       state: () => ({ inFlight: flights.size, waiting: [...flights.values()].reduce((n, f) => n + f.clients, 0), totals: { ...stats } }),
@@ -169,9 +174,17 @@ function eligible(ctx: RequestContext, options: CoalesceOptions): boolean {
   return ctx.raw.field('temperature') === 0 || ctx.raw.field('top_k') === 1;
 }
 
+/** Request headers a provider passes on (they change what it answers), so they are part of identity. */
+const forwarded = ['anthropic-beta', 'anthropic-version', 'openai-beta'];
+
 function keyOf(ctx: RequestContext): string {
   const hash = createHash('sha1');
-  hash.update(`${ctx.dialect}\n${ctx.endpoint}\n${ctx.route!.provider}/${ctx.route!.model}\n`);
+  // The priority class too: an urgent request must not wait behind a batch one it happens to match.
+  hash.update(`${ctx.dialect}\n${ctx.endpoint}\n${ctx.route!.provider}/${ctx.route!.model}\n${ctx.priority}\n`);
+  for (const name of forwarded) {
+    const value = ctx.raw.headers[name];
+    if (value !== undefined) hash.update(`${name}: ${Array.isArray(value) ? value.join(',') : value}\n`);
+  }
   // The client's bytes when nothing changed them (cheap); the canonical request when a plugin did.
   if (ctx.rawStale) hash.update(JSON.stringify(ctx.request));
   else hash.update(ctx.raw.body);
@@ -179,11 +192,11 @@ function keyOf(ctx: RequestContext): string {
 }
 
 function share(response: ProviderResponse): Shared {
-  if (response.kind === 'message') return { response, ended: Promise.resolve(), subscribe: (onLeave) => (queueMicrotask(onLeave), response) };
+  if (response.kind === 'message') return { response, ended: Promise.resolve(), onEnd: (listener) => listener(), subscribe: (onLeave) => (queueMicrotask(onLeave), response) };
   if (response.kind === 'stream') {
     const broadcast = new Broadcast<StreamEvent>(response.events);
-    return { response, ended: broadcast.ended, subscribe: (onLeave) => ({ ...response, events: broadcast.subscribe(onLeave) }) };
+    return { response, ended: broadcast.ended, onEnd: (listener) => broadcast.onEnd(listener), subscribe: (onLeave) => ({ ...response, events: broadcast.subscribe(onLeave) }) };
   }
   const broadcast = new Broadcast<Uint8Array>(response.body);
-  return { response, ended: broadcast.ended, subscribe: (onLeave) => ({ ...response, body: broadcast.subscribe(onLeave) }) };
+  return { response, ended: broadcast.ended, onEnd: (listener) => broadcast.onEnd(listener), subscribe: (onLeave) => ({ ...response, body: broadcast.subscribe(onLeave) }) };
 }

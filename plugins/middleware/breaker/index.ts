@@ -125,11 +125,14 @@ export default definePlugin<BreakerOptions, MiddlewareInstance>({
           err.retryAfter = Math.max(1, Math.ceil(circuit.remainingMs(cooldownMs) / 1000));
           throw err;
         }
+        // Without the fallback middleware, the kernel itself may move a failing route to its next
+        // target: an answer from elsewhere means this target failed.
+        const movedOn = () => ctx.route !== undefined && (ctx.route.provider !== route.provider || ctx.route.model !== route.model);
         try {
           await next();
         } catch (err) {
           const failure = classifyFailure(err);
-          const counts = failure.kind === 'network' || failure.kind === 'timeout' || (failure.kind === 'upstream' && options.statuses.includes(failure.status ?? 0));
+          const counts = movedOn() || failure.kind === 'network' || failure.kind === 'timeout' || (failure.kind === 'upstream' && options.statuses.includes(failure.status ?? 0));
           if (counts) {
             const was = circuit.status;
             circuit.record(false, options);
@@ -141,8 +144,9 @@ export default definePlugin<BreakerOptions, MiddlewareInstance>({
           throw err;
         }
         const was = circuit.status;
-        circuit.record(true, options);
-        if (was === 'half_open') scope.log.info({ target }, 'circuit closed');
+        circuit.record(!movedOn(), options);
+        if (was === 'half_open' && circuit.status === 'closed') scope.log.info({ target }, 'circuit closed');
+        else if (was !== 'open' && circuit.status === 'open') scope.log.warn({ target }, 'circuit opened');
       },
     };
   },

@@ -86,13 +86,17 @@ export default definePlugin<ClientLimitsOptions, MiddlewareInstance>({
     const states = scope.shared('middleware.client-limits:states', () => new Map<string, ClientState>(), () => {});
     const listed = new Map(options.clients.map((c) => [fingerprint(c.key), c]));
     const ended = channel(channels.requestEnd);
-    // The real usage replaces the reservation once the answer has ended (streams included).
+    const self = {};
+    // The real usage replaces the reservation once the answer has ended (streams included). While a
+    // reload drains, the old and new instances both listen: each settles only its own admissions.
     const onEnd = (message: unknown) => {
-      const { ctx, usage } = message as { ctx: RequestContext; usage?: Usage };
-      const reservation = ctx.state.get(reservationKey) as { state: ClientState; tokens: number } | undefined;
-      if (!reservation?.state.tokens) return;
-      const used = usage ? usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0) + usage.outputTokens : 0;
-      reservation.state.tokens.take(used - reservation.tokens);
+      const { ctx, usage, status } = message as { ctx: RequestContext; usage?: Usage; status: number };
+      const reservation = ctx.state.get(reservationKey) as { owner: object; state: ClientState; tokens: number } | undefined;
+      if (!reservation?.state.tokens || reservation.owner !== self) return;
+      if (usage) reservation.state.tokens.take(usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0) + usage.outputTokens - reservation.tokens);
+      // No usage: a request that failed before answering gives its tokens back; an answer that was
+      // delivered (a stream the client dropped before its usage) keeps the reservation.
+      else if (status >= 400) reservation.state.tokens.take(-reservation.tokens);
     };
 
     function stateOf(id: string, label: string, limits: Limits): ClientState {
@@ -139,7 +143,7 @@ export default definePlugin<ClientLimitsOptions, MiddlewareInstance>({
         state.requests?.take(1);
         state.tokens?.take(tokens);
         state.totals.admitted++;
-        ctx.state.set(reservationKey, { state, tokens });
+        ctx.state.set(reservationKey, { owner: self, state, tokens });
         await next();
       },
     };

@@ -83,7 +83,8 @@ export default definePlugin<RetryOptions, MiddlewareInstance>({
     const budget = scope.shared('middleware.retry:budget', () => new Budget(), () => {});
     const base = parseDuration(options.base_delay);
     const cap = parseDuration(options.max_delay);
-    const stats = { retried: 0, gaveUp: 0, budgetExhausted: 0 };
+    // Since start: kept across reloads like the budget.
+    const stats = scope.shared('middleware.retry:stats', () => ({ retried: 0, gaveUp: 0, budgetExhausted: 0 }), () => {});
 
     return {
       state: () => ({ ...budget.snapshot(), ...stats }),

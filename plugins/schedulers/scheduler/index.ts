@@ -18,7 +18,8 @@
  * that each attempt is admitted on its own. Its state (usage, cooldowns, quarantines, queues) lives
  * across reloads; `GET /admin/state` shows it; the admin endpoints below change it at runtime.
  */
-import { definePlugin, fingerprint, isRouterError, parseDuration, priorityClasses, routerError, type Credential, type MiddlewareInstance, type PluginRoute, type ProviderCatalog, type PriorityClass, type ProviderResponse, type RequestContext, type StreamEvent, type Usage } from 'router-kernel';
+import { channel } from 'node:diagnostics_channel';
+import { channels, definePlugin, fingerprint, registerSecret, isRouterError, parseDuration, priorityClasses, routerError, type Credential, type MiddlewareInstance, type PluginRoute, type ProviderCatalog, type PriorityClass, type ProviderResponse, type RequestContext, type StreamEvent, type Usage } from 'router-kernel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProviderPool, type Lease, type PoolSettings, type Strategy } from './provider-pool.ts';
 import { headroomOf } from './rate-limit-headers.ts';
@@ -85,14 +86,24 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
   },
   create(options, scope) {
     const pools = scope.shared<Pools>('scheduler.scheduler:pools', () => new Map(), () => {});
+    const overrides = scope.shared('scheduler.scheduler:overrides', () => new Map<string, number | undefined>(), () => {});
     const cooldownMs = parseDuration(options.cooldown);
+    /** The newest configuration's providers (a reused instance keeps the scope of an older one). */
+    let latest: ProviderCatalog = scope.catalog;
+    const ended = channel(channels.requestEnd);
+    // A backstop: an answer that was never read to its end (a later plugin threw it away) still
+    // gives its slot back when the request ends.
+    const onEnd = (message: unknown) => {
+      for (const lease of ((message as { ctx: RequestContext }).ctx.state.get(leaseKey) as Lease[] | undefined) ?? []) lease.release(undefined);
+    };
 
     function settingsFor(provider: string): PoolSettings {
       const own = options.providers[provider] ?? {};
       const wait = { ...options.max_wait, ...own.max_wait };
       return {
         strategy: own.strategy ?? options.strategy,
-        concurrency: own.concurrency ?? options.concurrency,
+        // An operator's runtime change holds until the scheduler's own options change.
+        concurrency: overrides.has(provider) ? overrides.get(provider) : (own.concurrency ?? options.concurrency),
         maxQueue: own.queue?.max_size ?? options.queue.max_size,
         maxWaitMs: Object.fromEntries(priorityClasses.map((c) => [c, parseDuration(wait[c] as Duration)])) as Record<PriorityClass, number>,
         agingMs: Math.max(1, parseDuration(options.aging)),
@@ -104,7 +115,7 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
      * whose own options did not change is reused by a reload, while the providers' keys may have.
      */
     const applied = new Map<string, Credential[]>();
-    function poolFor(provider: string, catalog: ProviderCatalog = scope.catalog): ProviderPool {
+    function poolFor(provider: string, catalog: ProviderCatalog = latest): ProviderPool {
       const credentials = catalog.credentials(provider);
       let pool = pools.get(provider);
       if (!pool) {
@@ -126,14 +137,22 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
       routes,
 
       validate(catalog) {
+        latest = catalog;
         for (const name of Object.keys(options.providers)) {
           if (!catalog.providers().includes(name)) throw new Error(`providers.${name}: no provider "${name}" is configured (providers: ${catalog.providers().join(', ')})`);
         }
       },
 
       provision() {
+        // A new instance means new options: runtime overrides made under the old ones end here.
+        overrides.clear();
+        ended.subscribe(onEnd);
         // A reload applies new keys and limits to the pools in place (state kept).
-        for (const provider of pools.keys()) if (scope.catalog.providers().includes(provider)) poolFor(provider);
+        for (const provider of pools.keys()) if (scope.catalog.providers().includes(provider)) poolFor(provider, scope.catalog);
+      },
+
+      cleanup() {
+        ended.unsubscribe(onEnd);
       },
 
       state() {
@@ -155,18 +174,26 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
         const route = ctx.route;
         if (!route) return next();
         classify(ctx);
+        latest = ctx.catalog;
         const pool = poolFor(route.provider, ctx.catalog);
         const estimate = estimateTokens(ctx);
         const refused = new Set<string>();
-        for (;;) {
-          const lease = await pool.acquire(ctx.priority, estimate, ctx.signal, ctx.deadline, refused);
+        // One wait for the whole request, however many keys it tries: a provider answering 429
+        // again and again must not start the clock over each time.
+        const deadline = Math.min(ctx.deadline ?? Infinity, Date.now() + pool.settings.maxWaitMs[ctx.priority]);
+        const leases = leasesOf(ctx);
+        for (let switches = 0; ; switches++) {
+          const lease = await pool.acquire(ctx.priority, estimate, ctx.signal, deadline, refused);
+          leases.push(lease);
           ctx.credential = lease.key?.credential;
           try {
             await next();
           } catch (err) {
-            const upstream = isRouterError(err) ? err.upstream : undefined;
             lease.release(undefined);
-            if (!lease.key || !upstream || ctx.signal.aborted) throw err;
+            // Only this provider's own answer says anything about this key (the kernel may have
+            // fallen back to another provider's target without this scheduler).
+            const upstream = isRouterError(err) && err.details.provider === route.provider ? err.upstream : undefined;
+            if (!lease.key || !upstream || ctx.signal.aborted || switches >= 2 * pool.keys.length + 2) throw err;
             if (upstream.status === 429) {
               // That key rests until the provider's reset; the request tries another (or waits).
               lease.key.coolDown(headroomOf(upstream.headers), cooldownMs);
@@ -185,8 +212,9 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
           } finally {
             ctx.credential = undefined;
           }
-          if (lease.key && ctx.response?.upstream) lease.key.learn(headroomOf(ctx.response.upstream.headers));
-          // The slot is held until the answer has been read to its end (a stream holds it throughout).
+          if (lease.key && ctx.response?.upstream && ctx.route?.provider === route.provider) lease.key.learn(headroomOf(ctx.response.upstream.headers));
+          // The slot is held until the answer has been read to its end (a stream holds it
+          // throughout); requestEnd releases it too, should the answer never be read.
           if (ctx.response) ctx.response = releasing(ctx.response, lease);
           else lease.release(undefined);
           return;
@@ -206,10 +234,12 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
 
     async function adminKeys(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const body = (await readJson(req)) as { provider?: string; key?: string; action?: string; new_key?: string; name?: string };
-      const pool = body.provider ? pools.get(body.provider) ?? (scope.catalog.providers().includes(body.provider) ? poolFor(body.provider) : undefined) : undefined;
-      if (!pool) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${scope.catalog.providers().join(', ')})` });
+      const pool = body.provider && latest.providers().includes(body.provider) ? poolFor(body.provider) : undefined;
+      if (!pool) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${latest.providers().join(', ')})` });
       if (body.action === 'rotate') {
         if (typeof body.new_key !== 'string' || body.new_key === '') throw routerError('RK_BAD_REQUEST', { reason: 'new_key: the key to add' });
+        // Scrubbed from upstream errors and logs like the keys in router.yaml.
+        registerSecret(body.new_key);
         const credential = { id: fingerprint(body.new_key), key: body.new_key, ...(body.name ? { name: body.name } : {}) };
         const old = pool.keys.find((k) => k.id === body.key);
         const kept = pool.keys.filter((k) => k.id !== body.key).map((k) => k.credential);
@@ -228,17 +258,26 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
 
     async function adminScheduler(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const body = (await readJson(req)) as { provider?: string; concurrency?: number | null };
-      if (!body.provider || !scope.catalog.providers().includes(body.provider)) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${scope.catalog.providers().join(', ')})` });
+      if (!body.provider || !latest.providers().includes(body.provider)) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${latest.providers().join(', ')})` });
       if (body.concurrency !== null && (!Number.isInteger(body.concurrency) || (body.concurrency as number) < 1)) throw routerError('RK_BAD_REQUEST', { reason: 'concurrency: a whole number from 1, or null for no limit' });
+      overrides.set(body.provider, body.concurrency ?? undefined);
       const pool = poolFor(body.provider);
       // Queued requests stay queued: they are admitted under the new limit as slots free.
-      pool.settings = { ...pool.settings, concurrency: body.concurrency ?? undefined };
+      pool.settings = settingsFor(body.provider);
       pool.poke();
-      scope.log.info({ provider: body.provider, concurrency: body.concurrency }, 'concurrency changed by an operator (until router.yaml changes or reloads)');
+      scope.log.info({ provider: body.provider, concurrency: body.concurrency }, "concurrency changed by an operator (until the scheduler's options in router.yaml change)");
       reply(res, { provider: body.provider, concurrency: body.concurrency ?? null, queued: pool.queued, inflight: pool.inflight });
     }
   },
 });
+
+const leaseKey = Symbol.for('router-kernel.scheduler.leases');
+
+function leasesOf(ctx: RequestContext): Lease[] {
+  let leases = ctx.state.get(leaseKey) as Lease[] | undefined;
+  if (!leases) ctx.state.set(leaseKey, (leases = []));
+  return leases;
+}
 
 function stripId<T extends { id: string; key: string }>(credential: T): Omit<T, 'id' | 'key'> {
   const { id: _id, key: _key, ...rest } = credential;
@@ -266,6 +305,8 @@ function releasing(response: ProviderResponse, lease: Lease): ProviderResponse {
   }
   if (response.kind === 'passthrough') {
     void response.usage.then((usage) => lease.release(tokensOf(usage)), () => lease.release(undefined));
+    // A complete answer (one buffer) is already read: it keeps its content-length.
+    if (Array.isArray(response.body)) return response;
     const body = response.body;
     return {
       ...response,

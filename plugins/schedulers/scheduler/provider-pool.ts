@@ -238,13 +238,19 @@ export class ProviderPool {
     return true;
   }
 
-  /** 429 when every usable key is rate-limited (with when the first is back), else 503 (busy). */
+  /**
+   * 429 when every usable key is waiting out a rate limit (cooling, rpm, tpm or the provider's
+   * announced headroom: with when the first is back), else 503 (busy: keys or the provider at their
+   * concurrency, which frees when a request ends, not at a known time).
+   */
   #tooLong(waiter: Waiter): RouterError {
     const now = Date.now();
     const usable = this.keys.filter((k) => k.health(now) === 'healthy' || k.health(now) === 'cooling');
-    const soonest = Math.min(...usable.map((k) => k.availableAt(waiter.tokens, now)));
+    const times = usable.map((k) => k.availableAt(waiter.tokens, now));
+    const soonest = Math.min(...times);
     const retryAfter = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now) / 1000)) : 1;
-    const limited = usable.length > 0 && usable.every((k) => k.availableAt(waiter.tokens, now) > now);
+    const busy = this.settings.concurrency !== undefined && this.inflight >= this.settings.concurrency;
+    const limited = !busy && usable.length > 0 && times.every((at) => at > now && Number.isFinite(at));
     const err = limited
       ? routerError('RK_RATE_LIMITED', { provider: this.provider, waited: Math.round((now - waiter.since) / 1000) })
       : this.keys.length > 0 && usable.length === 0

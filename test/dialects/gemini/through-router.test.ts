@@ -47,7 +47,7 @@ const replies = (...list: Array<ReturnType<typeof fixtureReply>>): UpstreamHandl
 t.test('an Anthropic stream is answered from a Gemini SSE stream cut at any byte, exactly', async (t) => {
   for (const chunking of ['events', 1, 7] as const) {
     const { anthropic, upstream } = await setup(t, () => fixtureReply(dir + 'stream-text.sse', { chunking }));
-    const message = await anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 300, temperature: 0, system: 'You are a helpful chatbot.', messages: [{ role: 'user', content: 'What is the capital of France?' }] }).finalMessage();
+    const message = await anthropic.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 300, temperature: 0, system: 'You are a helpful chatbot.', messages: [{ role: 'user', content: 'What is the capital of France?' }] }).finalMessage();
     t.same(message.content.map((b) => b.type === 'text' && b.text), ['The capital of France is Paris.\n'], `chunking ${chunking}`);
     t.equal(message.stop_reason, 'end_turn');
     t.match(message.usage, { input_tokens: 13, output_tokens: 8, cache_read_input_tokens: 0 });

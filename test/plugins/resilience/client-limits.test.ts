@@ -55,3 +55,25 @@ t.test('named clients get their own limits; the state shows names and fingerprin
   t.match(state, /key_[0-9a-f]{8}/);
   t.notMatch(state, /team-key-000|bob-key-0000/);
 });
+
+t.test('a stream the client drops before its usage keeps its reservation (no free tokens by hanging up)', async (t) => {
+  const { url } = await startTestRouter(t, `
+server: { auth: { keys: [alice-key-000] } }
+providers:
+  mock: { use: mock, models: [m], chunk_delay: 30ms, chunk_words: 1 }
+pipeline:
+  - use: client-limits
+    with: { default: { tpm: 3000 } }
+  - use: router
+    with: { default: mock/m }
+`);
+  const controller = new AbortController();
+  const res = await request(`${url}/v1/messages`, { method: 'POST', signal: controller.signal, headers: { 'content-type': 'application/json', 'x-api-key': 'alice-key-000' }, body: JSON.stringify({ model: 'm', max_tokens: 2000, stream: true, messages: [{ role: 'user', content: 'tell me a long story' }] }) });
+  t.equal(res.statusCode, 200);
+  res.body.on('error', () => {});
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  controller.abort();
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const next = await ask(url, 'alice-key-000', { max_tokens: 2000 });
+  t.equal(next.status, 429, 'the dropped stream still counts');
+});

@@ -113,3 +113,11 @@ t.test('Anthropic passthrough streams fan out byte for byte', async (t) => {
   t.ok(texts.every((text) => text === texts[0]));
   t.match(texts[0], /event: message_stop/);
 });
+
+t.test('requests differing in a forwarded header or in priority are not shared', async (t) => {
+  const { url, upstream } = await setup(t, { latencyMs: 100 }, 'always', 'anthropic');
+  const send = (headers: Record<string, string>) => request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: 'm', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }) }).then((r) => r.body.text());
+  await Promise.all([send({}), send({ 'anthropic-beta': 'context-1m-2025-08-07' })]);
+  t.equal(upstream.requests.length, 2, 'a beta flag changes the answer: two calls');
+  t.equal(upstream.requests[1].headers['anthropic-beta'] ?? upstream.requests[0].headers['anthropic-beta'], 'context-1m-2025-08-07');
+});

@@ -35,7 +35,13 @@ pipeline:
 async function chat(url: string, headers: Record<string, string> = {}, body: Record<string, unknown> = {}) {
   const res = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...body }) });
   const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, json: JSON.parse(text) as any };
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.statusCode, headers: res.headers, json };
 }
 
 async function adminState(url: string): Promise<any> {
@@ -143,4 +149,78 @@ pipeline:
   t.equal(upstream.served.filter((s) => s.key === 'k-busy').length, 1, 'still cooling after the reload');
   const keys = (await adminState(url)).plugins.find((p: any) => p.plugin === 'scheduler.scheduler').state.up.keys;
   t.same(keys.map((k: any) => k.health), ['cooling', 'healthy', 'healthy'], 'the new key joined; the cooling one kept its state');
+});
+
+t.test('a provider answering 429 over and over gets one wait for the whole request, then the client hears 429', async (t) => {
+  const { url, upstream } = await setup(t, { faults: Array(50).fill({ status: 429, retryAfter: 1 }) }, '[only-key]', '      max_wait: { normal: 1500ms }');
+  const started = Date.now();
+  const answer = await chat(url);
+  t.equal(answer.status, 429);
+  t.ok(Date.now() - started < 5000, 'not an endless series of fresh waits');
+  t.ok(upstream.served.length <= 4, `the key was tried a bounded number of times (${upstream.served.length})`);
+});
+
+t.test("a key at its own concurrency limit is busy (503), not rate-limited", async (t) => {
+  const { url } = await setup(t, { latencyMs: 600 }, '[{ key: kc, concurrency: 1 }]', '      max_wait: { normal: 200ms }');
+  const first = chat(url);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const second = await chat(url);
+  t.equal(second.status, 503);
+  t.match(second.json, { error: { message: /up is busy; waited 0 s in its queue/ } });
+  t.equal((await first).status, 200);
+});
+
+t.test('a slot is given back even when a later plugin throws the answer away', async (t) => {
+  const upstream = await faultUpstream({ eventDelayMs: 5 });
+  t.teardown(() => upstream.close());
+  const { url } = await startTestRouter(
+    t,
+    `
+server: { admin_key: ${adminKey} }
+providers:
+  up: { use: openai, base_url: ${upstream.url}/v1, api_key: k, models: [m] }
+pipeline:
+  - use: router
+    with: { default: up/m }
+  - use: ./thrower.ts
+  - use: scheduler
+    with: { concurrency: 1, max_wait: { normal: 2s } }
+`,
+    { files: { 'thrower.ts': "import { definePlugin, routerError } from 'router-kernel';\nexport default definePlugin({ id: 'thrower', kind: 'middleware', version: '1', create: () => ({ async handle(ctx, next) { await next(); if (ctx.raw.headers['x-throw']) throw routerError('RK_BAD_REQUEST', { reason: 'thrown away' }); } }) });\n" } },
+  );
+  const thrown = await chat(url, { 'x-throw': '1' }, { stream: true });
+  t.equal(thrown.status, 400);
+  const next = await chat(url, {}, { stream: true });
+  t.equal(next.status, 200, 'the slot was released: the next request is admitted');
+  const state = await adminState(url);
+  t.equal(state.plugins.find((p: any) => p.plugin === 'scheduler.scheduler').state.up.inflight, 0);
+});
+
+t.test('a rotated-in key is scrubbed from upstream errors like the keys in router.yaml', async (t) => {
+  // A provider that quotes the key back in its error messages (some do).
+  const upstream = await faultUpstream({ echoKey: true });
+  t.teardown(() => upstream.close());
+  const { url, logText } = await startTestRouter(
+    t,
+    `
+server: { admin_key: ${adminKey} }
+providers:
+  up: { use: openai, base_url: ${upstream.url}/v1, keys: [yaml-key-0000], models: [m] }
+pipeline:
+  - use: router
+    with: { default: up/m }
+  - use: scheduler
+`,
+  );
+  await chat(url);
+  const keys = (await adminState(url)).plugins.find((p: any) => p.plugin === 'scheduler.scheduler').state.up.keys;
+  const rotated = await request(`${url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}` }, body: JSON.stringify({ provider: 'up', key: keys[0].id, action: 'rotate', new_key: 'sk-rotated-SECRET-2222' }) });
+  t.equal(rotated.statusCode, 200);
+  await rotated.body.dump();
+  upstream.faults.push({ status: 400 });
+  const answer = await chat(url);
+  t.equal(answer.status, 400);
+  t.equal(upstream.served.at(-1)!.key, 'sk-rotated-SECRET-2222', 'the rotated key was used');
+  t.match(JSON.stringify(answer.json), /\[redacted\]/, 'the quoted key is replaced');
+  t.notMatch(JSON.stringify(answer.json) + logText(), /sk-rotated-SECRET-2222/);
 });
