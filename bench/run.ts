@@ -220,6 +220,8 @@ providers:
 pipeline:
   - use: router
     with: { default: oai/bench-model }
+  # Shares only deterministic requests (temperature 0): the coalesced-streams case.
+  - use: coalesce
 `;
 }
 
