@@ -128,7 +128,8 @@ function contextFor(body: Buffer, catalog: ProviderCatalog, counter: TokenCounte
     startedAt: performance.now(),
     setHeader() {},
     dropped() {},
-    countTokens: (blocks?: ReturnType<typeof requestBlocks>) => (count ??= counter.countBlocks(blocks ?? requestBlocks(ctx.request))),
+    // As the kernel counts a Claude model's request: the Claude family's estimate.
+    countTokens: (blocks?: ReturnType<typeof requestBlocks>) => (count ??= counter.countBlocks(blocks ?? requestBlocks(ctx.request), { family: 'claude' })),
   };
   return ctx as unknown as RequestContext;
 }

@@ -100,8 +100,9 @@ export interface RequestContext {
   request: CanonicalRequest;
   readonly raw: RawRequest;
   /**
-   * The request's input tokens (o200k_base), counted once per request however many plugins ask.
-   * Pass the blocks if you already walked the request (see `requestBlocks`) to avoid a second walk.
+   * The request's input tokens as the client's model family bills them (`tokenFamilyFor(model,
+   * dialect)`: OpenAI exactly, Claude and Gemini as calibrated estimates), counted once per request
+   * however many plugins ask. Pass the blocks if you already walked the request (see `requestBlocks`) to avoid a second walk.
    */
   countTokens(blocks?: RequestBlocks): Promise<TokenCount>;
   /** Scheduling class (`critical` … `batch`, default `normal`), set by a scheduler or middleware. */

@@ -12,8 +12,9 @@ export { isRouterError, RouterError, routerError, type ErrorCode, type ErrorKind
 export { encodeSse, encodeSseComment, readSse, SseReader, type SseEvent } from './sse.ts';
 export { parseBytes, parseDuration } from './config/units.ts';
 export { estimateTextTokens, estimateTokens } from './tokens/estimate.ts';
-export { framing, requestBlocks, type PartPosition, type RequestBlocks } from './tokens/blocks.ts';
-export { claudeEstimate, type CountOptions, type Encoding, type TokenCount } from './tokens/token-counter.ts';
+export { requestBlocks, type PartPosition, type RequestBlocks } from './tokens/blocks.ts';
+export { encodingFor, tokenFamilies, tokenFamilyFor, type TokenFamily, type TokenFamilyName } from './tokens/families.ts';
+export type { CountOptions, Encoding, TokenCount } from './tokens/token-counter.ts';
 export { readJson, upstreamClient, type UpstreamClient, type UpstreamClientOptions, type UpstreamRequest, type UpstreamResponse } from './upstream/http-client.ts';
 export { errorMessageOf, retryAfterSeconds, scrubSecrets, upstreamHttpError, upstreamNetworkError } from './upstream/upstream-error.ts';
 export type { BuildOptions, DialectCodec, IngressCodec, ProviderCodec, StreamReader, StreamWriter } from './dialects/codec.ts';

@@ -3,6 +3,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { CanonicalRequest, Dialect } from '../canonical.ts';
 import { channels, type Logger, type ProviderCatalog, type Credential, type PriorityClass, type ProviderResponse, type RawRequest, type RequestContext, type Route, type TokenCounting } from '../contract.ts';
 import { requestBlocks, type RequestBlocks } from '../tokens/blocks.ts';
+import { encodingFor, tokenFamilyFor } from '../tokens/families.ts';
 import type { TokenCount } from '../tokens/token-counter.ts';
 
 const droppedChannel = channel(channels.dropped);
@@ -55,7 +56,7 @@ export class KernelContext implements RequestContext {
   }
 
   countTokens(blocks?: RequestBlocks): Promise<TokenCount> {
-    this.#tokenCount ??= this.tokens.countBlocks(blocks ?? requestBlocks(this.request));
+    this.#tokenCount ??= this.tokens.countBlocks(blocks ?? requestBlocks(this.request), { family: tokenFamilyFor(this.model, this.dialect).name, encoding: encodingFor(this.model) });
     return this.#tokenCount;
   }
 

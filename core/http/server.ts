@@ -22,6 +22,7 @@ import type { Json } from '../dialects/shape.ts';
 import { routerError, type RouterError } from '../errors.ts';
 import type { Generation } from '../generation/generation.ts';
 import type { Supervisor } from '../supervisor.ts';
+import { encodingFor, tokenFamilyFor } from '../tokens/families.ts';
 import { kernelVersion } from '../version.ts';
 import { authorize } from './auth.ts';
 import { writeJson } from './deliver.ts';
@@ -138,9 +139,9 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
     });
     const object = new RawJsonObject(body);
     if (path === '/v1/messages/count_tokens') {
-      // Anthropic's tokenizer is not public: Claude models get the calibrated estimate.
+      // Counted the way the named model's family bills (Claude: a calibrated estimate).
       const request = codec.parseRequest(object.parse());
-      const count = await generation.tokens.count(request, { claude: /claude/i.test(request.model) });
+      const count = await generation.tokens.count(request, { family: tokenFamilyFor(request.model, 'anthropic').name, encoding: encodingFor(request.model) });
       writeJson(res, 200, { input_tokens: count.tokens });
       return { status: 200, dialect: codec.dialect };
     }

@@ -6,12 +6,12 @@
  *
  *   const counter = new TokenCounter({ log });
  *   await counter.warm();                                       // at start-up: load the tokenizer
- *   const { tokens } = await counter.count(request);            // o200k_base by default
+ *   const { tokens } = await counter.count(request, { family: 'claude' });
  *   await counter.close();
  *
- * Counts are exact for OpenAI encodings (gpt-tokenizer matches tiktoken). Anthropic's tokenizer
- * is not public: with `claude: true` the o200k count is scaled by a calibrated factor (see
- * `claudeEstimate`); such counts say `estimate: true`.
+ * Texts are counted exactly (gpt-tokenizer matches tiktoken); each model family then adds its own
+ * framing and, where its tokenizer is not public (Claude, Gemini), scales the count by a
+ * calibrated factor (families.ts); such counts say `estimate: true`.
  */
 import { hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -21,6 +21,7 @@ import type { CanonicalRequest } from '../canonical.ts';
 import type { Logger } from '../contract.ts';
 import { routerError } from '../errors.ts';
 import { requestBlocks, type RequestBlocks } from './blocks.ts';
+import { tokenFamilies, type TokenFamily, type TokenFamilyName } from './families.ts';
 import type { CountTask, Encoding } from './token-worker.ts';
 
 export type { Encoding } from './token-worker.ts';
@@ -28,7 +29,8 @@ export type { Encoding } from './token-worker.ts';
 export interface TokenCount {
   tokens: number;
   encoding: Encoding;
-  /** True when the count is scaled for a model whose tokenizer is not public (Claude). */
+  family: TokenFamilyName;
+  /** True when the family's tokenizer is not public (Claude, Gemini, open models): a calibrated estimate. */
   estimate: boolean;
   /** Blocks in the request, and how many of them the tokenizer had to count (the rest were cached). */
   blocks: number;
@@ -37,8 +39,8 @@ export interface TokenCount {
 
 export interface CountOptions {
   encoding?: Encoding;
-  /** Scale for Claude models (an estimate; see the class comment). */
-  claude?: boolean;
+  /** Whose framing and tool format to count with (default `openai`; see `tokenFamilyFor`). */
+  family?: TokenFamilyName;
 }
 
 export interface TokenCounterOptions {
@@ -48,14 +50,6 @@ export interface TokenCounterOptions {
   /** Block counts remembered (default 200,000; about 100 bytes each). */
   cacheBlocks?: number;
 }
-
-/**
- * The Claude estimate, calibrated on recorded Anthropic traffic (test/tokens/calibration.test.ts):
- * Claude Sonnet 4.5 billed 1.00–1.08 input tokens per o200k_base token on English prose, and a
- * request with tools carries Anthropic's tool-use system prompt (346 tokens for Claude 4 models
- * with `auto` tool choice, per Anthropic's pricing documentation).
- */
-export const claudeEstimate = { perO200k: 1.05, withTools: 346 };
 
 export class TokenCounter {
   readonly #log: Logger;
@@ -84,13 +78,14 @@ export class TokenCounter {
 
   async countBlocks(blocks: RequestBlocks, options: CountOptions = {}): Promise<TokenCount> {
     const encoding = options.encoding ?? 'o200k_base';
-    let tokens = blocks.fixed;
+    const family = tokenFamilies[options.family ?? 'openai'];
+    let tokens = 0;
     // Blocks the cache does not know, each text once (a tool result quoted back is counted once),
     // and blocks another request is counting right now (awaited rather than counted again).
     const unknown = new Map<string, string>();
     const pending: string[] = [];
     const elsewhere: Array<Promise<number>> = [];
-    for (const text of blocks.texts) {
+    for (const text of blocks.tools.length > 0 ? [...blocks.texts, ...toolTexts(blocks, family)] : blocks.texts) {
       if (text.length === 0) continue;
       const key = encoding + hash('sha1', text, 'base64');
       const cached = this.#cache.get(key);
@@ -136,8 +131,8 @@ export class TokenCounter {
         throw routerError('RK_TOKEN_COUNT_FAILED', { reason: err instanceof Error ? err.message : String(err) }, { cause: err });
       }
     }
-    const total = options.claude ? Math.ceil(tokens * claudeEstimate.perO200k) + (blocks.tools > 0 ? claudeEstimate.withTools : 0) : tokens;
-    return { tokens: total, encoding, estimate: options.claude === true, blocks: blocks.texts.length, counted: unknown.size };
+    const total = Math.ceil(tokens * family.scale) + framingOf(blocks, family);
+    return { tokens: total, encoding, family: family.name, estimate: family.estimate, blocks: blocks.texts.length + blocks.tools.length, counted: unknown.size };
   }
 
   /** The pool's worker threads (for tests that need to kill one). */
@@ -166,4 +161,20 @@ export class TokenCounter {
     this.#pool = pool;
     return pool;
   }
+}
+
+/** Tool definitions as the family writes them into the prompt, each its own cached block. */
+function toolTexts(blocks: RequestBlocks, family: TokenFamily): string[] {
+  const texts = blocks.tools.map((tool) => family.renderTool(tool));
+  if (family.toolsHeader) texts.push(family.toolsHeader);
+  if (family.toolsFooter) texts.push(family.toolsFooter);
+  return texts;
+}
+
+/** Tokens the family adds that are not text: message framing, images, tool calls, the tools preamble. */
+function framingOf(blocks: RequestBlocks, family: TokenFamily): number {
+  let tokens = family.perRequest + (blocks.messages + (blocks.system ? 1 : 0)) * family.perMessage + blocks.toolCalls * family.perToolCall + blocks.images * family.perImage;
+  if (blocks.tools.length > 0) tokens += family.withTools + (blocks.system ? family.withToolsAndSystem : 0);
+  if (blocks.thinking) tokens += family.withThinking;
+  return tokens;
 }

@@ -35,8 +35,12 @@ t.test('POST /v1/messages/count_tokens answers locally with the exact counter (a
     return ((await res.body.json()) as { input_tokens: number }).input_tokens;
   };
   const messages = [{ role: 'user', content: 'hello world' }];
-  // o200k_base: "hello world" is 2 tokens; 3 per request and 3 per message frame it.
-  t.equal(await count({ model: 'gpt-4o', messages }), 2 + 3 + 3);
+  // o200k_base: "hello world" is 2 tokens; OpenAI frames a message with 4 (its role included) and
+  // primes the reply with 3. An older model is counted in its own encoding (cl100k_base).
+  t.equal(await count({ model: 'gpt-4o', messages }), 2 + 4 + 3);
+  const japanese = [{ role: 'user', content: '日本語の文章です' }];
+  t.equal(await count({ model: 'gpt-4', messages: japanese }), 7 + 4 + 3, 'cl100k_base for gpt-4');
+  t.equal(await count({ model: 'gpt-4o', messages: japanese }), 5 + 4 + 3, 'o200k_base for gpt-4o');
   const text = 'Please explain what Python is and its main use cases. '.repeat(100);
   const claude = await count({ model: 'claude-sonnet-4-5', system: 'You are a helpful assistant.', messages: [{ role: 'user', content: text }] });
   // Anthropic billed 1,114 input tokens for this request (test/fixtures/providers/anthropic/count-tokens).

@@ -6,12 +6,14 @@ import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import pino from 'pino';
 import t from 'tap';
 import type { CanonicalRequest, Message } from '../../core/canonical.ts';
-import { framing, requestBlocks } from '../../core/tokens/blocks.ts';
+import { requestBlocks } from '../../core/tokens/blocks.ts';
+import { tokenFamilies } from '../../core/tokens/families.ts';
 import { TokenCounter } from '../../core/tokens/token-counter.ts';
 import { claudeCodeRequest } from '../helpers/fixtures.ts';
 import { anthropicCodec } from '../../core/dialects/anthropic/index.ts';
 
 const log = pino({ level: 'silent' });
+const framing = tokenFamilies.openai;
 
 function request(messages: Message[], extra: Partial<CanonicalRequest> = {}): CanonicalRequest {
   return { model: 'gpt-4o', system: [], messages, tools: [], stream: false, extras: {}, ...extra };
@@ -19,7 +21,7 @@ function request(messages: Message[], extra: Partial<CanonicalRequest> = {}): Ca
 
 const user = (text: string): Message => ({ role: 'user', content: [{ type: 'text', text }] });
 
-t.test('counts are exact o200k_base counts plus documented framing', async (t) => {
+t.test('counts are exact o200k_base counts plus OpenAI\'s documented framing', async (t) => {
   const counter = new TokenCounter({ log, workers: 1 });
   t.teardown(() => counter.close());
   const texts = ['hello world', 'naïve café — 漢字 🎉', 'def f(x):\n    return x ** 2\n', 'the <|endoftext|> marker is plain text here'];
@@ -27,7 +29,7 @@ t.test('counts are exact o200k_base counts plus documented framing', async (t) =
   const expected = texts.reduce((n, text) => n + countTokens(text, { disallowedSpecial: new Set() }), 0) + framing.perRequest + texts.length * framing.perMessage;
   t.equal(count.tokens, expected);
   t.equal(countTokens('hello world'), 2, 'the reference itself: "hello world" is 2 o200k tokens');
-  t.same({ encoding: count.encoding, estimate: count.estimate, blocks: count.blocks }, { encoding: 'o200k_base', estimate: false, blocks: 4 });
+  t.same({ encoding: count.encoding, family: count.family, estimate: count.estimate, blocks: count.blocks }, { encoding: 'o200k_base', family: 'openai', estimate: false, blocks: 4 });
 
   const cl100k = await counter.count(request([user('hello world')]), { encoding: 'cl100k_base' });
   t.equal(cl100k.tokens, 2 + framing.perRequest + framing.perMessage, 'cl100k_base on request');
@@ -69,11 +71,11 @@ t.test('the Claude estimate scales o200k and adds the tool-use prompt, and says 
   t.teardown(() => counter.close());
   const plain = request([user('Please explain what Python is and its main use cases. '.repeat(100))]);
   const exact = await counter.count(plain);
-  const claude = await counter.count(plain, { claude: true });
+  const claude = await counter.count(plain, { family: 'claude' });
   t.ok(claude.estimate);
   t.ok(claude.tokens > exact.tokens && claude.tokens < exact.tokens * 1.1);
   const withTool = request([user('hi')], { tools: [{ name: 'get_weather', inputSchema: { type: 'object' } }] });
-  t.ok((await counter.count(withTool, { claude: true })).tokens > 346, 'a request with tools carries the tool-use system prompt');
+  t.ok((await counter.count(withTool, { family: 'claude' })).tokens > 346, 'a request with tools carries the tool-use system prompt');
 });
 
 t.test('requestBlocks visits every part once, with its position', async (t) => {

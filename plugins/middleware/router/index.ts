@@ -146,17 +146,18 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 });
 
 /**
- * An upper bound on a request's tokens from its body size alone: a token encodes at least one byte,
- * the body holds every text (escaping only adds bytes), and framing adds at most 3 tokens per
- * message, which takes at least 28 bytes to write. Images count a fixed 1,600 tokens whatever
- * their size: each `"image` in the body (a block's type, `image_url`, or text that merely says so)
- * adds that much.
+ * An upper bound on a request's tokens from its body size alone, for every token family: a token
+ * encodes at least one byte, the body holds every text (escaping only adds bytes; tool schemas are
+ * written at least as long as any family renders them), framing adds at most 4 tokens per message
+ * or tool call, which takes at least 28 bytes to write, estimates scale by at most 1.05, and tools
+ * add a preamble of at most 346 tokens. Images count a fixed 1,600 tokens whatever their size:
+ * each `"image` in the body (a block's type, `image_url`, or text that merely says so) adds that much.
  */
 function upperBound(ctx: RequestContext): number {
   const body = ctx.raw.body;
   let images = 0;
   for (let at = body.indexOf('"image'); at !== -1; at = body.indexOf('"image', at + 6)) images++;
-  return Math.ceil(body.length * (1 + 3 / 28)) + 6 + images * 1600;
+  return Math.ceil(body.length * (1 + 4 / 28) * 1.05) + 10 + 346 + images * 1600;
 }
 
 async function tokensWithin(ctx: RequestContext, range: { above?: number; below?: number }, count: () => Promise<number>): Promise<boolean> {
