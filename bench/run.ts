@@ -74,7 +74,7 @@ export async function runBench(argv: string[]): Promise<number> {
       if (proxy) await generator.run({ url: proxy.url, path: pathOf(providerDialect(c)), bodies: [directBody(c, c.bodies()[0])], connections: 2, durationMs: warm, warmupMs: 0 });
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const idle = memoryMb(pid);
+    const afterWarmUp = memoryMb(pid);
 
     const measurements: Measurement[] = [];
     for (const c of selected) {
@@ -99,12 +99,14 @@ export async function runBench(argv: string[]): Promise<number> {
       }
     }
     const peak = memoryMb(pid);
+    // Idle memory is read once the router has had time to give back what the traffic grew.
+    const idle = values.quick ? { rss: memoryMb(pid).rss, after: 0 } : await restingMemory(pid);
     const report: BenchReport = {
       date: new Date().toISOString(),
       quick: values.quick === true,
       durationMs,
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-      memory: { startRssMb: atStart.rss, idleRssMb: idle.rss, peakRssMb: peak.peak },
+      memory: { startRssMb: atStart.rss, afterWarmUpRssMb: afterWarmUp.rss, idleRssMb: idle.rss, idleAfterS: idle.after, peakRssMb: peak.peak },
       measurements,
     };
     mkdirSync(values.out!, { recursive: true });
@@ -202,6 +204,26 @@ async function startProcess(children: ChildProcess[], args: string[], ready: Reg
     });
     child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${err}`)));
   });
+}
+
+/**
+ * RSS once the router sits idle after every case's traffic. V8 keeps the heap it grew for large
+ * bodies until its memory reducer notices the process is idle (about 20 s here), then returns it:
+ * RSS read a second after the traffic is the busy heap, not the idle one. Polls every second for
+ * up to a minute and stops once RSS has fallen by a tenth and held for 3 s.
+ */
+async function restingMemory(pid: number): Promise<{ rss: number; after: number }> {
+  const busy = memoryMb(pid).rss;
+  let lowest = busy;
+  let held = 0;
+  for (let second = 1; second <= 60; second++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const rss = memoryMb(pid).rss;
+    held = rss === lowest ? held + 1 : 0;
+    lowest = Math.min(lowest, rss);
+    if (lowest <= busy * 0.9 && held >= 3) return { rss: lowest, after: second };
+  }
+  return { rss: lowest, after: 60 };
 }
 
 function benchConfig(fast: string, paced: string): string {

@@ -16,6 +16,7 @@ export { requestBlocks, type PartPosition, type RequestBlocks } from './tokens/b
 export { encodingFor, tokenFamilies, tokenFamilyFor, type TokenFamily, type TokenFamilyName } from './tokens/families.ts';
 export type { CountOptions, Encoding, TokenCount } from './tokens/token-counter.ts';
 export { readJson, upstreamClient, type UpstreamClient, type UpstreamClientOptions, type UpstreamRequest, type UpstreamResponse } from './upstream/http-client.ts';
+export type { UpstreamBody } from './upstream/upstream-body.ts';
 export { errorMessageOf, retryAfterSeconds, scrubSecrets, upstreamHttpError, upstreamNetworkError } from './upstream/upstream-error.ts';
 export type { BuildOptions, DialectCodec, IngressCodec, ProviderCodec, StreamReader, StreamWriter } from './dialects/codec.ts';
 export type { Json } from './dialects/shape.ts';

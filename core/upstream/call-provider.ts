@@ -63,7 +63,7 @@ async function* readStream(spec: ProviderCallSpec, res: UpstreamResponse): Async
     return out;
   };
   try {
-    for await (const chunk of res.body) yield* safe(read(chunk as Buffer));
+    for await (const chunk of res.body) yield* safe(read(chunk));
   } catch (err) {
     throw upstreamNetworkError(spec.provider, err, spec.signal);
   }

@@ -11,6 +11,7 @@ import type { PluginScope } from '../contract.ts';
 import { routerError } from '../errors.ts';
 import { decodeText } from '../json-bytes.ts';
 import { createDispatcher, type DispatcherSettings } from './dispatcher.ts';
+import { UpstreamBody, type BodyController } from './upstream-body.ts';
 import { upstreamHttpError, upstreamNetworkError } from './upstream-error.ts';
 
 export interface UpstreamClientOptions {
@@ -52,7 +53,8 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string>;
-  body: Dispatcher.ResponseData['body'];
+  /** Read it once: iterate the chunks, or take it whole with `text()`, `json()`, `bytes()`. */
+  body: UpstreamBody;
 }
 
 export interface UpstreamClient {
@@ -84,23 +86,60 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
   return {
     origin: url.origin,
     secrets: options.secrets ?? [],
-    async request(req: UpstreamRequest): Promise<UpstreamResponse> {
-      let res: Dispatcher.ResponseData;
-      try {
-        const { headers, body } = sendable(req);
-        res = await dispatcher.request({ origin: url.origin, path: basePath + req.path, method: req.method ?? 'POST', headers, body, signal: req.signal });
-      } catch (err) {
-        throw upstreamNetworkError(provider, err, req.signal);
-      }
-      const headers = flattenHeaders(res.headers);
-      if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, headers, body: res.body };
-      let text = '';
-      try {
-        text = await res.body.text();
-      } catch (err) {
-        throw upstreamNetworkError(provider, err, req.signal);
-      }
-      throw upstreamHttpError(provider, res.statusCode, text, headers, options.secrets);
+    request(req: UpstreamRequest): Promise<UpstreamResponse> {
+      return new Promise((resolve, reject) => {
+        const signal = req.signal;
+        if (signal?.aborted) return reject(upstreamNetworkError(provider, signal.reason, signal));
+        let controller: BodyController | undefined;
+        let abortedEarly: Error | undefined;
+        const onAbort = () => {
+          const reason = signal?.reason instanceof Error ? signal.reason : Object.assign(new Error('the request was aborted'), { name: 'AbortError' });
+          if (controller) controller.abort(reason);
+          else abortedEarly = reason;
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const settled = () => signal?.removeEventListener('abort', onAbort);
+        let status = 0;
+        let headers: Record<string, string> = {};
+        let body: UpstreamBody | undefined;
+        /** An error status's body, kept for the error message. */
+        const failure: Buffer[] = [];
+        const handler: Dispatcher.DispatchHandler = {
+          onRequestStart(c) {
+            controller = c as unknown as BodyController;
+            if (abortedEarly) c.abort(abortedEarly);
+          },
+          onResponseStart(c, statusCode, responseHeaders) {
+            status = statusCode;
+            headers = flattenHeaders(responseHeaders as Record<string, string | string[] | undefined>);
+            if (statusCode >= 200 && statusCode < 300) {
+              body = new UpstreamBody(c as unknown as BodyController);
+              resolve({ status, headers, body });
+            }
+          },
+          onResponseData(_c, chunk) {
+            if (body) body.push(chunk);
+            else failure.push(chunk);
+          },
+          onResponseEnd() {
+            settled();
+            if (body) body.end();
+            else reject(upstreamHttpError(provider, status, decodeText(Buffer.concat(failure)), headers, options.secrets));
+          },
+          onResponseError(_c, err) {
+            settled();
+            if (body) body.fail(err);
+            else reject(upstreamNetworkError(provider, err, signal));
+          },
+        };
+        try {
+          const { headers: sent, body: payload } = sendable(req);
+          dispatcher.dispatch({ origin: url.origin, path: basePath + req.path, method: req.method ?? 'POST', headers: sent, body: payload }, handler);
+        } catch (err) {
+          settled();
+          reject(upstreamNetworkError(provider, err, signal));
+        }
+      });
     },
   };
 }
@@ -132,7 +171,7 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
 export async function readJson(provider: string, res: UpstreamResponse, signal?: AbortSignal): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = decodeText(Buffer.from(await res.body.arrayBuffer()));
+    text = decodeText(await res.body.bytes());
   } catch (err) {
     throw upstreamNetworkError(provider, err, signal);
   }

@@ -45,7 +45,7 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
   if (!/event-stream/i.test(res.headers['content-type'] ?? '')) {
     let bytes: Buffer;
     try {
-      bytes = Buffer.from(await res.body.arrayBuffer());
+      bytes = await res.body.bytes();
     } catch (err) {
       throw upstreamNetworkError(spec.provider, err, spec.signal);
     }
@@ -54,7 +54,7 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
 
   const scanner = usageScanner(spec.dialect);
   const reader = new SseReader();
-  const iterator = (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const iterator = res.body[Symbol.asyncIterator]();
   const held: Buffer[] = [];
   // Read until the first content event (or an error, which is thrown before anything was sent).
   for (let begun = false; !begun; ) {

@@ -32,7 +32,7 @@ t.test('`router-kernel bench --quick` measures every case directly, through a ba
   const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
   t.equal(report.quick, true);
   t.ok(report.machine.cpus > 0 && report.machine.node.startsWith('v'), 'the machine is recorded');
-  t.ok(report.memory.startRssMb > 0 && report.memory.idleRssMb > 0 && report.memory.peakRssMb >= report.memory.idleRssMb, 'start, idle and peak memory are recorded');
+  t.ok(report.memory.startRssMb > 0 && report.memory.afterWarmUpRssMb > 0 && report.memory.idleRssMb > 0 && report.memory.peakRssMb >= report.memory.idleRssMb, 'start, after warm-up, idle and peak memory are recorded');
 
   const expected = benchCases.flatMap((c) => c.connections.map((n) => `${c.id} ×${n}`));
   t.same(report.measurements.map((m) => `${m.case} ×${m.connections}`), expected, 'every case at every connection count');
@@ -69,7 +69,7 @@ t.test('--write-docs replaces only what sits between the markers of docs/perform
     quick: false,
     durationMs: 5000,
     machine: { cpus: 2, model: 'test cpu', memoryGb: 24, node: 'v20.0.0' },
-    memory: { startRssMb: 80, idleRssMb: 90, peakRssMb: 150 },
+    memory: { startRssMb: 80, afterWarmUpRssMb: 130, idleRssMb: 90, idleAfterS: 21, peakRssMb: 150 },
     measurements: [],
   };
   updateDocs(file, renderMarkdown(report));
@@ -78,6 +78,8 @@ t.test('--write-docs replaces only what sits between the markers of docs/perform
   t.notMatch(doc, /old table/);
   t.match(doc, /2 × test cpu, 24 GB, Node v20\.0\.0/);
   t.match(doc, /idle RSS ≤ 120 MB, at start \| 80 MB \| – \| yes/);
+  t.match(doc, /idle RSS ≤ 120 MB, after every case \| 90 MB \(21 s after the last request\) \| – \| yes/);
+  t.match(doc, /80 MB at start, 130 MB a second after the warm-up traffic, 90 MB idle after every case/);
   t.match(doc, /## What we tried\n$/);
   t.throws(() => updateDocs(join(dir, 'missing-markers.md'), 'x'), 'a file without markers is an error, not a silent rewrite');
 });

@@ -1,0 +1,138 @@
+/**
+ * The upstream client's response body, read from undici's dispatch callbacks: every byte in order
+ * however slowly it is read (the socket pauses rather than the router buffering without bound),
+ * an abandoned body aborts the upstream request, a client that goes away aborts it at any point,
+ * and an error status brings its body into the error.
+ */
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t, { type Test } from 'tap';
+import type { PluginScope } from '../../core/contract.ts';
+import { upstreamClient } from '../../core/upstream/http-client.ts';
+
+type Handler = (res: ServerResponse, closed: Promise<void>) => void;
+
+async function upstream(t: Test, handle: Handler) {
+  const server = createServer((req, res) => {
+    const closed = new Promise<void>((resolve) => res.on('close', resolve));
+    req.resume();
+    req.on('end', () => handle(res, closed));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const disposers: Array<() => unknown> = [];
+  t.teardown(async () => {
+    for (const dispose of disposers) await dispose();
+  });
+  const scope = {
+    name: 'up',
+    shared: <T>(_key: string, make: () => T, dispose: (value: T) => unknown) => {
+      const value = make();
+      disposers.push(() => dispose(value));
+      return value;
+    },
+  } as unknown as PluginScope;
+  return upstreamClient(scope, { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, secrets: ['sk-upstream-secret-123456'] });
+}
+
+t.test('a large body read slowly arrives whole and in order, holding the upstream back', async (t) => {
+  // 64 MB: far more than the kernel's socket buffers hold, so an upstream that is not paused would
+  // have written it all while the reader dawdles over its first megabyte.
+  const blocks = 1024;
+  const chunk = (i: number) => Buffer.alloc(64 * 1024, String.fromCharCode(97 + (i % 26)));
+  let written = 0;
+  const http = await upstream(t, (res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const more = () => {
+      while (written < blocks) {
+        if (!res.write(chunk(written++))) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  const res = await http.request({ path: '/x', headers: {}, body: '{}' });
+  let received = 0;
+  let inOrder = true;
+  let writtenWhileSlow = 0;
+  for await (const piece of res.body) {
+    // Each 64 KB block is one letter; pieces may split blocks but never reorder them.
+    for (let i = 0; i < piece.length; i += 4096) if (piece[i] !== 97 + (Math.floor((received + i) / 65536) % 26)) inOrder = false;
+    received += piece.length;
+    if (received < 1024 * 1024) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      writtenWhileSlow = written;
+    }
+  }
+  t.equal(received, blocks * 64 * 1024, 'all 64 MB');
+  t.ok(inOrder, 'in order');
+  t.ok(writtenWhileSlow < blocks / 2, `the upstream was held back while the reader was slow (${writtenWhileSlow} of ${blocks} blocks written)`);
+});
+
+t.test('leaving the body early aborts the upstream request', async (t) => {
+  let closed: Promise<void> | undefined;
+  const http = await upstream(t, (res, done) => {
+    closed = done;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: 1\n\n');
+    // never ends by itself
+  });
+  const res = await http.request({ path: '/x', headers: {}, body: '{}' });
+  for await (const piece of res.body) {
+    t.equal(piece.toString(), 'data: 1\n\n');
+    break;
+  }
+  await closed;
+  t.pass('the upstream saw its connection go');
+});
+
+t.test('an abort signal ends the request before headers and in the middle of the body', async (t) => {
+  const http = await upstream(t, (res) => {
+    setTimeout(() => {
+      if (res.destroyed) return;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n');
+    }, 100);
+  });
+  const before = new AbortController();
+  setTimeout(() => before.abort(), 20);
+  await t.rejects(http.request({ path: '/x', headers: {}, body: '{}', signal: before.signal }), { code: 'RK_CLIENT_CLOSED' });
+
+  const during = new AbortController();
+  const res = await http.request({ path: '/x', headers: {}, body: '{}', signal: during.signal });
+  const iterator = res.body[Symbol.asyncIterator]();
+  t.equal((await iterator.next()).value?.toString(), 'data: 1\n\n');
+  const waiting = iterator.next();
+  during.abort();
+  await t.rejects(waiting, 'the pending read fails once the client has gone');
+
+  const already = new AbortController();
+  already.abort();
+  await t.rejects(http.request({ path: '/x', headers: {}, body: '{}', signal: already.signal }), { code: 'RK_CLIENT_CLOSED' });
+});
+
+t.test('an error status becomes the mapped error, with the upstream message and no secret', async (t) => {
+  const http = await upstream(t, (res) => {
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' });
+    res.end(JSON.stringify({ error: { message: 'Rate limit reached for key sk-upstream-secret-123456', type: 'rate_limit_error' } }));
+  });
+  const err = await http.request({ path: '/x', headers: {}, body: '{}' }).then(
+    () => undefined,
+    (e: unknown) => e as { code: string; status: number; message: string },
+  );
+  t.match(err, { code: 'RK_UPSTREAM_ERROR', status: 429, message: /Rate limit reached/ });
+  t.notMatch(err?.message ?? '', /sk-upstream-secret-123456/);
+});
+
+t.test('text(), json() and a connection reused afterwards', async (t) => {
+  let n = 0;
+  const http = await upstream(t, (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ n: ++n, text: 'naïve ☃' }));
+  });
+  t.same(await (await http.request({ path: '/x', headers: {}, body: '{}' })).body.json(), { n: 1, text: 'naïve ☃' });
+  t.equal(await (await http.request({ path: '/x', headers: {}, body: '{}' })).body.text(), '{"n":2,"text":"naïve ☃"}');
+});
