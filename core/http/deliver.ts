@@ -66,10 +66,10 @@ async function deliverStream(res: ServerResponse, codec: IngressCodec, request: 
     const error = toRouterError(err);
     if (!started) throw error;
     if (!res.destroyed) out.write(writer.error(error));
-    res.end();
+    out.end();
     return { status: 200, usage, error };
   }
-  res.end();
+  out.end();
   return streamError ? { status: 200, usage, error: streamError } : { status: 200, usage };
 }
 
@@ -92,29 +92,44 @@ async function deliverPassthrough(res: ServerResponse, response: Extract<Provide
     res.destroy();
     return { status: response.status, error: toRouterError(err) };
   }
-  res.end();
+  out.end();
   return { status: response.status, usage: await response.usage.catch(() => undefined) };
 }
 
 /**
- * Batches the writes made in one turn of the event loop into one socket write (cork, then uncork
- * on the next tick), and waits for 'drain' without hanging when the client goes away.
+ * Joins the writes made in one turn of the event loop into one response write: the events one
+ * upstream chunk brought become one HTTP chunk and one socket write, not a chunk (with its own
+ * size line and iovec entries) per event. Waits for 'drain' without hanging when the client goes
+ * away.
  */
 class SocketWriter {
-  #corked = false;
+  #pending: Array<string | Uint8Array> = [];
+  #scheduled = false;
+  readonly #flush = () => {
+    this.#scheduled = false;
+    const pending = this.#pending;
+    if (pending.length === 0 || this.res.destroyed) return;
+    this.#pending = [];
+    if (pending.length === 1) this.res.write(pending[0]);
+    else if (pending.every((piece) => typeof piece === 'string')) this.res.write(pending.join(''));
+    else this.res.write(Buffer.concat(pending.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece))));
+  };
   constructor(private readonly res: ServerResponse) {}
 
+  /** False when the client is not keeping up: wait for `drained()` before writing more. */
   write(data: string | Uint8Array): boolean {
     if (this.res.destroyed) return true;
-    if (!this.#corked) {
-      this.#corked = true;
-      this.res.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.res.uncork();
-      });
+    this.#pending.push(data);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(this.#flush);
     }
-    return this.res.write(data);
+    return !this.res.writableNeedDrain;
+  }
+
+  end(): void {
+    this.#flush();
+    this.res.end();
   }
 
   drained(): Promise<void> {
