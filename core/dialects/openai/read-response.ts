@@ -8,6 +8,7 @@ import type { CanonicalResponse, Part, StopReason, StreamEvent, Usage } from '..
 import { parseToolArguments } from '../../canonical-stream.ts';
 import { PartTracker } from '../part-tracker.ts';
 import { isObject, type Json } from '../shape.ts';
+import { ContentDeltaScanner } from './content-delta.ts';
 import { splitThinkTags, ThinkTagSplitter, type Piece } from './think-tags.ts';
 
 export interface OpenAIReadOptions {
@@ -122,6 +123,7 @@ export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenA
   /** Tool calls by their position in the stream, with their id as first seen. */
   const tools = new Map<number, { index: number; id: string | undefined }>();
   let messageSignature: string | undefined;
+  const scanner = new ContentDeltaScanner();
   const emit = (pieces: Piece[], out: StreamEvent[]) => {
     for (const piece of pieces) {
       if (piece.kind === 'reasoning') out.push({ type: 'reasoning_delta', index: parts.ensure('reasoning', out), text: piece.text });
@@ -143,6 +145,14 @@ export function createOpenAIStreamReader(options: OpenAIReadOptions = {}): OpenA
       if (data === '[DONE]') {
         finish(out);
         return out;
+      }
+      if (started) {
+        // The common case, a piece of text, without parsing the chunk (see content-delta.ts).
+        const content = scanner.scan(data);
+        if (content !== undefined) {
+          if (content !== '') emit(splitter ? splitter.push(content) : [{ kind: 'text', text: content }], out);
+          return out;
+        }
       }
       let chunk: Json;
       try {
