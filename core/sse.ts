@@ -24,10 +24,21 @@ export class SseReader {
   #event: string | undefined = undefined;
   #data: string | undefined = undefined;
   #id: string | undefined = undefined;
+  /** The last chunk ended on an ASCII byte, so the decoder holds no half of a character. */
+  #whole = true;
   /** Comment lines seen so far (servers send them as keep-alives); counted, never dispatched. */
   comments = 0;
 
+  /**
+   * Between events: nothing buffered, no event half read. A caller may then skip chunks that end
+   * an event (see `endsEvent`) without putting the reader out of step.
+   */
+  get idle(): boolean {
+    return this.#buffer.length === 0 && this.#data === undefined && this.#event === undefined && this.#whole;
+  }
+
   push(chunk: Uint8Array | string): SseEvent[] {
+    if (typeof chunk !== 'string') this.#whole = chunk.length === 0 ? this.#whole : chunk[chunk.length - 1] < 0x80;
     const text = typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk, { stream: true });
     this.#buffer = this.#buffer.length === 0 ? text : this.#buffer + text;
     return this.#drain(false);
@@ -95,6 +106,14 @@ export class SseReader {
     this.#event = undefined;
     this.#data = undefined;
   }
+}
+
+/** Whether a chunk ends with the blank line that ends an event (LF, CRLF or CR line ends). */
+export function endsEvent(chunk: Uint8Array): boolean {
+  const n = chunk.length;
+  const last = chunk[n - 1];
+  if (last === 10) return chunk[n - 2] === 10 || (chunk[n - 2] === 13 && chunk[n - 3] === 10 && chunk[n - 4] === 13);
+  return last === 13 && chunk[n - 2] === 13;
 }
 
 /** Reads a byte stream as SSE events, one at a time. */

@@ -16,7 +16,7 @@ import { usageOf as anthropicUsage } from '../dialects/anthropic/read-response.t
 import { createAnthropicStreamReader } from '../dialects/anthropic/read-response.ts';
 import { usageOf as openaiUsage } from '../dialects/openai/read-response.ts';
 import { RawJsonObject } from '../dialects/raw-json.ts';
-import { SseReader, type SseEvent } from '../sse.ts';
+import { endsEvent, SseReader, type SseEvent } from '../sse.ts';
 import type { UpstreamClient } from './http-client.ts';
 import { scrubSecrets, secretsWith, upstreamNetworkError, upstreamStreamError } from './upstream-error.ts';
 
@@ -86,7 +86,10 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
       for (;;) {
         const step = await iterator.next();
         if (step.done) break;
-        for (const event of reader.push(step.value)) scanSafely(scanner, event);
+        // Past the first content only usage matters: a chunk of whole events without the usage
+        // marker goes on without being decoded.
+        const skim = reader.idle && endsEvent(step.value) && !step.value.includes(scanner.marker);
+        if (!skim) for (const event of reader.push(step.value)) scanSafely(scanner, event);
         // An upstream error may quote the router's own key; that never reaches the client.
         yield scrubBytes(step.value, spec.http.secrets);
       }
@@ -106,6 +109,8 @@ interface Seen {
 interface UsageScanner {
   push(event: SseEvent): Seen;
   usage(): Usage | undefined;
+  /** Text every event that updates usage contains (once the answer has begun). */
+  marker: string;
 }
 
 /** A malformed event is the client's to see; it must not stop the bytes from flowing. */
@@ -141,6 +146,7 @@ function usageScanner(dialect: 'anthropic' | 'openai'): UsageScanner {
         return name === 'ping' ? {} : { content: true };
       },
       usage: () => usage,
+      marker: 'message_delta',
     };
   }
   return {
@@ -155,6 +161,7 @@ function usageScanner(dialect: 'anthropic' | 'openai'): UsageScanner {
       return { content: true };
     },
     usage: () => usage,
+    marker: '"usage":{',
   };
 }
 
