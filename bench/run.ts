@@ -208,22 +208,22 @@ async function startProcess(children: ChildProcess[], args: string[], ready: Reg
 
 /**
  * RSS once the router sits idle after every case's traffic. V8 keeps the heap it grew for large
- * bodies until its memory reducer notices the process is idle (about 20 s here), then returns it:
- * RSS read a second after the traffic is the busy heap, not the idle one. Polls every second for
- * up to a minute and stops once RSS has fallen by a tenth and held for 3 s.
+ * bodies until its memory reducer notices the process is idle (10–30 s here, sometimes in more
+ * than one step), then returns it: RSS read a second after the traffic is the busy heap, not the
+ * idle one. Polls every second for a minute; the lowest reading, and when it was first seen.
  */
 async function restingMemory(pid: number): Promise<{ rss: number; after: number }> {
-  const busy = memoryMb(pid).rss;
-  let lowest = busy;
-  let held = 0;
+  let lowest = memoryMb(pid).rss;
+  let after = 0;
   for (let second = 1; second <= 60; second++) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const rss = memoryMb(pid).rss;
-    held = rss === lowest ? held + 1 : 0;
-    lowest = Math.min(lowest, rss);
-    if (lowest <= busy * 0.9 && held >= 3) return { rss: lowest, after: second };
+    if (rss < lowest) {
+      lowest = rss;
+      after = second;
+    }
   }
-  return { rss: lowest, after: 60 };
+  return { rss: lowest, after };
 }
 
 function benchConfig(fast: string, paced: string): string {
