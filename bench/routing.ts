@@ -227,7 +227,7 @@ export function renderRouting(report: RoutingReport): string {
   const m = report.mainThread;
   const ratio = (a: number, b: number) => (a === 0 ? '–' : `${(b / a).toFixed(1)}×`);
   return [
-    `Routing decision on a Claude Code conversation of ${report.firstTurnTokens.toLocaleString('en')} → ${report.lastTurnTokens.toLocaleString('en')} tokens (o200k_base) over ${report.turns} turns; decision times from one session's turns in sequence, event-loop delay while ${report.sessions - 1} more sessions send theirs at once:`,
+    `Routing decision on a Claude Code conversation of ${report.firstTurnTokens.toLocaleString('en')} → ${report.lastTurnTokens.toLocaleString('en')} tokens (the Claude estimate the kernel counts a Claude model's request with) over ${report.turns} turns; decision times from one session's turns in sequence, event-loop delay while ${report.sessions - 1} more sessions send theirs at once:`,
     '',
     '| | router-kernel (block cache, worker pool) | whole request counted on the main thread | main thread / router-kernel |',
     '| --- | ---: | ---: | ---: |',
