@@ -13,7 +13,7 @@
  *   body.withString('model', 'deepseek-chat');  // the body with one field changed, as chunks
  */
 import { decodeJsonText } from '../json-bytes.ts';
-import { routerError } from '../errors.ts';
+import { isRouterError, routerError } from '../errors.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -110,14 +110,65 @@ export class RawJsonObject {
     return [this.bytes.subarray(0, member.start), Buffer.from(JSON.stringify(value)), this.bytes.subarray(member.end)];
   }
 
-  /** The whole body, parsed. */
+  /**
+   * The whole body, parsed. A large body is parsed piece by piece (each member, and each element
+   * of a large array) rather than as one string: V8 puts a string over ~128 KB in its large-object
+   * space, a fresh mapping whose every page faults when written, which made decoding a 470 KB body
+   * cost 1.6 ms here against 0.04 ms for the same bytes in pieces. The value is the same as
+   * JSON.parse's (member order, last duplicate wins, `__proto__` an own property).
+   */
   parse(): Record<string, unknown> {
     try {
-      return JSON.parse(decodeJsonText(this.bytes)) as Record<string, unknown>;
+      if (this.bytes.length < pieceSize) return JSON.parse(decodeJsonText(this.bytes)) as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const [key, member] of this.#members) setMember(out, key, parseRange(this.bytes, member.start, member.end));
+      return out;
     } catch (err) {
-      throw badJson((err as Error).message);
+      throw isRouterError(err) ? err : badJson((err as Error).message);
     }
   }
+}
+
+/** Values at least this long are parsed in parts (well under V8's large-object threshold). */
+const pieceSize = 64 * 1024;
+
+/** The JSON value in [start, end), parsed in parts when large (see RawJsonObject.parse). */
+function parseRange(raw: Buffer, start: number, end: number): unknown {
+  const first = raw[start];
+  if (end - start < pieceSize || (first !== OPEN_BRACE && first !== OPEN_BRACKET)) return JSON.parse(decodeJsonText(raw.subarray(start, end)));
+  const array = first === OPEN_BRACKET;
+  const out: unknown[] | Record<string, unknown> = array ? [] : {};
+  let i = skipSpace(raw, start + 1);
+  if (raw[i] === (array ? CLOSE_BRACKET : CLOSE_BRACE)) return out;
+  for (;;) {
+    let key = '';
+    if (!array) {
+      if (raw[i] !== QUOTE) throw badJson(`expected a field name at byte ${i}`);
+      const keyEnd = skipString(raw, i);
+      key = readString(raw, i, keyEnd);
+      i = skipSpace(raw, keyEnd);
+      if (raw[i] !== COLON) throw badJson(`expected ':' at byte ${i}`);
+      i = skipSpace(raw, i + 1);
+    }
+    const valueEnd = skipValue(raw, i);
+    if (valueEnd < 0 || valueEnd > end) throw badJson('the body ends before the value does');
+    const value = parseRange(raw, i, valueEnd);
+    if (array) (out as unknown[]).push(value);
+    else setMember(out as Record<string, unknown>, key, value);
+    i = skipSpace(raw, valueEnd);
+    if (raw[i] === COMMA) {
+      i = skipSpace(raw, i + 1);
+      continue;
+    }
+    if (raw[i] === (array ? CLOSE_BRACKET : CLOSE_BRACE) && i === end - 1) return out;
+    throw badJson(`expected ',' or '${array ? ']' : '}'}' at byte ${i}`);
+  }
+}
+
+/** Sets a member as JSON.parse does: `__proto__` becomes an own property, not the prototype. */
+function setMember(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true });
+  else out[key] = value;
 }
 
 function badJson(reason: string) {

@@ -78,3 +78,28 @@ t.test('any JSON object, however formatted: every field and every edit match JSO
   );
   t.pass('300 random objects read and edited like JSON.parse');
 });
+
+t.test('a large body parsed in pieces equals JSON.parse of the whole, duplicates and __proto__ included', async (t) => {
+  const big = (inner: string) => `[${Array.from({ length: 40 }, (_, i) => `{"i":${i},"text":"${'x'.repeat(2000)}","inner":${inner}}`).join(' , ')}]`;
+  const text = `{ "model":"a", "__proto__":{"x":1}, "messages": ${big('{"a":1,"a":2,"__proto__":[1]}')}, "model":"b", "tools":[], "nested":{"deep":${big('[]')}} }`;
+  t.ok(text.length > 128 * 1024, 'larger than the piece size');
+  const parsed = read(text).parse();
+  t.same(parsed, JSON.parse(text));
+  t.same(Object.keys(parsed), Object.keys(JSON.parse(text)), 'members in the same order');
+  t.equal(Object.getPrototypeOf(parsed), Object.prototype);
+  t.ok(Object.hasOwn(parsed, '__proto__'), '__proto__ is an own member, as JSON.parse makes it');
+  t.throws(() => read(text.replace('"i":7,', '"i":7x,')).parse(), { code: 'RK_BAD_JSON' }, 'a bad value inside a piece is still refused');
+});
+
+t.test('any large JSON object parses in pieces to what JSON.parse gives', async (t) => {
+  const padding = fc.array(fc.jsonValue(), { minLength: 1, maxLength: 4 });
+  fc.assert(
+    fc.property(fc.dictionary(fc.string(), fc.jsonValue()), padding, fc.constantFrom(undefined, '\t'), (object, extra, indent) => {
+      const value = { ...object, pad: Array.from({ length: 300 }, (_, i) => ({ i, extra, text: 'é'.repeat(i % 3) + 'y'.repeat(300) })) };
+      const text = JSON.stringify(value, null, indent);
+      assert.deepStrictEqual(read(text).parse(), JSON.parse(text));
+    }),
+    { numRuns: 60 },
+  );
+  t.pass('60 random large objects');
+});
