@@ -52,12 +52,11 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
     return { kind: 'passthrough', status: res.status, headers, body: [bytes], usage: Promise.resolve(usageOfJson(spec.dialect, bytes)), upstream: { status: res.status, headers: res.headers } };
   }
 
-  const scanner = usageScanner(spec.dialect);
-  const reader = new SseReader();
+  const scan = new StreamScan(usageScanner(spec.dialect));
   const iterator = res.body[Symbol.asyncIterator]();
   const held: Buffer[] = [];
   // Read until the first content event (or an error, which is thrown before anything was sent).
-  for (let begun = false; !begun; ) {
+  while (!scan.begun) {
     let step: IteratorResult<Buffer>;
     try {
       step = await iterator.next();
@@ -66,15 +65,10 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
     }
     if (step.done) break;
     held.push(step.value);
-    for (const event of reader.push(step.value)) {
-      const seen = scanSafely(scanner, event);
-      // Once content is in the held bytes, a later error in the same chunk is the client's to see.
-      if (begun) continue;
-      if (seen.error) {
-        await iterator.return?.();
-        throw streamErrorToRouterError(spec.provider, upstreamStreamError(seen.error, spec.http.secrets));
-      }
-      if (seen.content) begun = true;
+    const error = scan.push(step.value);
+    if (error) {
+      await iterator.return?.();
+      throw streamErrorToRouterError(spec.provider, upstreamStreamError(error, spec.http.secrets));
     }
   }
 
@@ -86,20 +80,65 @@ export async function passthrough(spec: PassthroughSpec): Promise<PassthroughRes
       for (;;) {
         const step = await iterator.next();
         if (step.done) break;
-        // Past the first content only usage matters: a chunk of whole events without the usage
-        // marker goes on without being decoded.
-        const skim = reader.idle && endsEvent(step.value) && !step.value.includes(scanner.marker);
-        if (!skim) for (const event of reader.push(step.value)) scanSafely(scanner, event);
+        scan.push(step.value);
         // An upstream error may quote the router's own key; that never reaches the client.
         yield scrubBytes(step.value, spec.http.secrets);
       }
     } finally {
-      settle(scanner.usage());
+      settle(scan.scanner.usage());
       await iterator.return?.();
     }
   }
   return { kind: 'passthrough', status: res.status, headers, body: body(), usage, upstream: { status: res.status, headers: res.headers } };
 }
+
+/**
+ * Reads from a passthrough stream only the events that matter: those up to the first content (an
+ * error among them fails the call before anything reached the client) and, after that, the ones
+ * carrying usage. Whole events without the usage marker are skipped as bytes, never decoded: a
+ * 26-event answer that arrives in one chunk has one event decoded after its first, not 25.
+ */
+class StreamScan {
+  readonly #reader = new SseReader();
+  begun = false;
+  constructor(readonly scanner: UsageScanner) {}
+
+  /** Feeds the next chunk; returns an error the upstream sent before any content. */
+  push(chunk: Buffer): Seen['error'] {
+    let at = 0;
+    // Event by event until content: a "\n\n" always ends an event, whatever came before it.
+    while (!this.begun && at < chunk.length) {
+      const boundary = chunk.indexOf(eventEnd, at);
+      const end = boundary === -1 ? chunk.length : boundary + eventEnd.length;
+      for (const event of this.#reader.push(at === 0 && end === chunk.length ? chunk : chunk.subarray(at, end))) {
+        if (this.begun) {
+          // Past the first content in this piece: only usage matters (errors are the client's).
+          scanSafely(this.scanner, event);
+          continue;
+        }
+        const seen = scanSafely(this.scanner, event);
+        if (seen.error) return seen.error;
+        if (seen.content) this.begun = true;
+      }
+      at = end;
+    }
+    if (at >= chunk.length) return undefined;
+    let rest = at === 0 ? chunk : chunk.subarray(at);
+    if (this.#reader.idle) {
+      const marker = rest.indexOf(this.scanner.marker);
+      if (marker === -1 && endsEvent(rest)) return undefined;
+      // Whole events before the one holding the marker go by undecoded.
+      if (marker !== -1) {
+        const before = rest.lastIndexOf(eventEnd, marker);
+        if (before !== -1) rest = rest.subarray(before + eventEnd.length);
+      }
+    }
+    for (const event of this.#reader.push(rest)) scanSafely(this.scanner, event);
+    return undefined;
+  }
+}
+
+const eventEnd = '\n\n';
 
 interface Seen {
   content?: boolean;
