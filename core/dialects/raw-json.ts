@@ -13,7 +13,8 @@
  *   body.withString('model', 'deepseek-chat');  // the body with one field changed, as chunks
  */
 import { decodeJsonText } from '../json-bytes.ts';
-import { isRouterError, routerError } from '../errors.ts';
+import { isRouterError, isStackOverflow, routerError } from '../errors.ts';
+import { requestMemo, type ArraySplit } from './element-memo.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -121,47 +122,85 @@ export class RawJsonObject {
     try {
       if (this.bytes.length < pieceSize) return JSON.parse(decodeJsonText(this.bytes)) as Record<string, unknown>;
       const out: Record<string, unknown> = {};
-      for (const [key, member] of this.#members) setMember(out, key, parseRange(this.bytes, member.start, member.end));
+      for (const [key, member] of this.#members) {
+        const { start, end } = member;
+        // A large array (the conversation, the tool list) reuses what the same conversation's
+        // previous request parsed (element-memo.ts): its values come back deep-frozen.
+        const value = this.bytes[start] === OPEN_BRACKET && end - start >= memoSize ? requestMemo.parseArray(this.bytes, splitArray(this.bytes, start, end), key, parseBytes) : parseRange(this.bytes, start, end);
+        setMember(out, key, value);
+      }
       return out;
     } catch (err) {
-      throw isRouterError(err) ? err : badJson((err as Error).message);
+      if (isRouterError(err)) throw err;
+      throw isStackOverflow(err) ? routerError('RK_TOO_DEEP', {}, { cause: err }) : badJson((err as Error).message);
     }
   }
 }
 
 /** Values at least this long are parsed in parts (well under V8's large-object threshold). */
 const pieceSize = 64 * 1024;
+/** How many levels below a top-level member a large value is still split. */
+const splitDepth = 4;
+/** Top-level arrays at least this long go through the element memo. */
+const memoSize = 16 * 1024;
 
-/** The JSON value in [start, end), parsed in parts when large (see RawJsonObject.parse). */
-function parseRange(raw: Buffer, start: number, end: number): unknown {
-  const first = raw[start];
-  if (end - start < pieceSize || (first !== OPEN_BRACE && first !== OPEN_BRACKET)) return JSON.parse(decodeJsonText(raw.subarray(start, end)));
-  const array = first === OPEN_BRACKET;
-  const out: unknown[] | Record<string, unknown> = array ? [] : {};
+function parseBytes(bytes: Buffer): unknown {
+  return parseRange(bytes, 0, bytes.length, 1);
+}
+
+/** Where each element of the array in [start, end) starts and ends. */
+function splitArray(raw: Buffer, start: number, end: number): ArraySplit {
+  const starts: number[] = [];
+  const ends: number[] = [];
   let i = skipSpace(raw, start + 1);
-  if (raw[i] === (array ? CLOSE_BRACKET : CLOSE_BRACE)) return out;
+  if (raw[i] === CLOSE_BRACKET) return { starts, ends };
   for (;;) {
-    let key = '';
-    if (!array) {
-      if (raw[i] !== QUOTE) throw badJson(`expected a field name at byte ${i}`);
-      const keyEnd = skipString(raw, i);
-      key = readString(raw, i, keyEnd);
-      i = skipSpace(raw, keyEnd);
-      if (raw[i] !== COLON) throw badJson(`expected ':' at byte ${i}`);
-      i = skipSpace(raw, i + 1);
-    }
     const valueEnd = skipValue(raw, i);
-    if (valueEnd < 0 || valueEnd > end) throw badJson('the body ends before the value does');
-    const value = parseRange(raw, i, valueEnd);
-    if (array) (out as unknown[]).push(value);
-    else setMember(out as Record<string, unknown>, key, value);
+    if (valueEnd < 0 || valueEnd > end) throw badJson('the body ends before the array does');
+    starts.push(i);
+    ends.push(valueEnd);
     i = skipSpace(raw, valueEnd);
     if (raw[i] === COMMA) {
       i = skipSpace(raw, i + 1);
       continue;
     }
-    if (raw[i] === (array ? CLOSE_BRACKET : CLOSE_BRACE) && i === end - 1) return out;
-    throw badJson(`expected ',' or '${array ? ']' : '}'}' at byte ${i}`);
+    if (raw[i] === CLOSE_BRACKET && i === end - 1) return { starts, ends };
+    throw badJson(`expected ',' or ']' at byte ${i}`);
+  }
+}
+
+/**
+ * The JSON value in [start, end), parsed in parts when large (see RawJsonObject.parse), down to
+ * `splitDepth` levels (a message, its content, a block): deeper, a large value is one piece, so
+ * a deeply nested body costs one scan per level it is split at, not one per level it has.
+ */
+function parseRange(raw: Buffer, start: number, end: number, depth = 0): unknown {
+  const first = raw[start];
+  if (end - start < pieceSize || depth >= splitDepth || (first !== OPEN_BRACE && first !== OPEN_BRACKET)) return JSON.parse(decodeJsonText(raw.subarray(start, end)));
+  if (first === OPEN_BRACKET) {
+    const { starts, ends } = splitArray(raw, start, end);
+    return starts.map((at, i) => parseRange(raw, at, ends[i], depth + 1));
+  }
+  const out: Record<string, unknown> = {};
+  let i = skipSpace(raw, start + 1);
+  if (raw[i] === CLOSE_BRACE) return out;
+  for (;;) {
+    if (raw[i] !== QUOTE) throw badJson(`expected a field name at byte ${i}`);
+    const keyEnd = skipString(raw, i);
+    const key = readString(raw, i, keyEnd);
+    i = skipSpace(raw, keyEnd);
+    if (raw[i] !== COLON) throw badJson(`expected ':' at byte ${i}`);
+    i = skipSpace(raw, i + 1);
+    const valueEnd = skipValue(raw, i);
+    if (valueEnd < 0 || valueEnd > end) throw badJson('the body ends before the value does');
+    setMember(out, key, parseRange(raw, i, valueEnd, depth + 1));
+    i = skipSpace(raw, valueEnd);
+    if (raw[i] === COMMA) {
+      i = skipSpace(raw, i + 1);
+      continue;
+    }
+    if (raw[i] === CLOSE_BRACE && i === end - 1) return out;
+    throw badJson(`expected ',' or '}' at byte ${i}`);
   }
 }
 

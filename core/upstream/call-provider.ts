@@ -11,7 +11,7 @@ import { beginStream } from '../canonical-stream.ts';
 import type { ProviderResponse } from '../contract.ts';
 import type { ProviderCodec } from '../dialects/codec.ts';
 import type { Json } from '../dialects/shape.ts';
-import { encodeText, jsonBytes } from '../json-bytes.ts';
+import { encodeText, jsonChunks } from '../json-bytes.ts';
 import { NdjsonReader } from '../ndjson.ts';
 import { SseReader } from '../sse.ts';
 import { readJson, type UpstreamClient, type UpstreamResponse } from './http-client.ts';
@@ -33,7 +33,7 @@ export interface ProviderCallSpec {
 
 export async function callProvider(spec: ProviderCallSpec): Promise<ProviderResponse> {
   const headers = { 'content-type': 'application/json', ...spec.headers };
-  const body = typeof spec.body === 'string' ? encodeText(spec.body) : jsonBytes(spec.body);
+  const body = typeof spec.body === 'string' ? encodeText(spec.body) : jsonChunks(spec.body);
   const res = await spec.http.request({ path: spec.path, headers, body, signal: spec.signal });
   const type = res.headers['content-type'] ?? '';
   const streamed = spec.codec.framing === 'sse' ? /event-stream/i.test(type) : /ndjson|jsonl/i.test(type) || (spec.stream && !/application\/json/i.test(type));

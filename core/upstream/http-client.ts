@@ -148,14 +148,16 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
 
 /**
  * Chunks are joined when small (one buffer is undici's fastest path) and sent one after another
- * when large: copying a big body costs more in garbage collection than the extra writes.
+ * when large: a large joined copy is a fresh mapping whose pages all fault when written (see
+ * jsonChunks in json-bytes.ts), and copying costs more in garbage collection than the extra writes.
  */
 function sendable(req: UpstreamRequest): { headers: Record<string, string>; body: Dispatcher.RequestOptions['body'] } {
   if (!Array.isArray(req.body)) return { headers: req.headers, body: req.body as string | Buffer | undefined };
   const chunks = req.body as readonly Buffer[];
   let total = 0;
   for (const chunk of chunks) total += chunk.length;
-  if (total < 256 * 1024) return { headers: req.headers, body: Buffer.concat(chunks, total) };
+  if (chunks.length === 1) return { headers: req.headers, body: chunks[0] };
+  if (total <= 64 * 1024) return { headers: req.headers, body: Buffer.concat(chunks, total) };
   // undici sends any iterable body (its type declarations only list streams and buffers).
   return { headers: { ...req.headers, 'content-length': String(total) }, body: chunks as unknown as Dispatcher.RequestOptions['body'] };
 }

@@ -6,6 +6,7 @@
  */
 import type { CacheControl, CanonicalRequest, ImagePart, Message, Part, TextPart, ThinkingConfig, ToolCallPart, ToolChoice, ToolDefinition } from '../../canonical.ts';
 import { fromClientReasoningSignature, fromClientToolId } from '../carry.ts';
+import { derivedOnce } from '../element-memo.ts';
 import { array, extrasOf, invalid, isObject, object, optionalBoolean, optionalNumber, optionalString, string, type Json } from '../shape.ts';
 
 const known = new Set([
@@ -13,15 +14,19 @@ const known = new Set([
   'stop_sequences', 'stream', 'thinking', 'metadata',
 ]);
 
+const parsedMessages = new WeakMap<object, Message>();
+const parsedTools = new WeakMap<object, ToolDefinition>();
+
 export function parseAnthropicRequest(body: Json): CanonicalRequest {
   const model = string(body.model, 'model');
-  const messages = array(body.messages, 'messages').map((m, i) => parseMessage(m, `messages[${i}]`));
+  // A message or tool the same conversation sent before is already parsed (element-memo.ts).
+  const messages = array(body.messages, 'messages').map((m, i) => derivedOnce(parsedMessages, m, () => parseMessage(m, `messages[${i}]`)));
   const extras = extrasOf(body, known);
   const request: CanonicalRequest = {
     model,
     system: parseSystem(body.system),
     messages,
-    tools: body.tools === undefined || body.tools === null ? [] : array(body.tools, 'tools').map((t, i) => parseTool(t, `tools[${i}]`)),
+    tools: body.tools === undefined || body.tools === null ? [] : array(body.tools, 'tools').map((t, i) => derivedOnce(parsedTools, t, () => parseTool(t, `tools[${i}]`))),
     stream: optionalBoolean(body.stream, 'stream') ?? false,
     extras,
   };

@@ -8,7 +8,8 @@
  * A reasoning signature from another provider (Anthropic, Gemini) cannot go anywhere: reported.
  */
 import { createHash } from 'node:crypto';
-import type { CacheControl, CanonicalRequest, Message, Part, ReasoningPart, TextPart, ToolCallPart } from '../../canonical.ts';
+import type { CacheControl, CanonicalRequest, Message, Part, ReasoningPart, TextPart, ToolCallPart, ToolDefinition } from '../../canonical.ts';
+import { derivedOnce } from '../element-memo.ts';
 import type { BuildOptions } from '../codec.ts';
 import type { Json } from '../shape.ts';
 import { defaultFlavor, type OpenAIFlavor } from './flavor.ts';
@@ -27,19 +28,13 @@ export function buildOpenAIRequest(request: CanonicalRequest, options: OpenAIBui
   const c: Context = { ...options, f: { ...defaultFlavor, ...options.flavor } };
   const messages: Json[] = [];
   if (request.system.length > 0) messages.push({ role: 'system', content: textContent(request.system, c) });
-  for (const message of request.messages) appendMessage(messages, message, c);
+  const memo = translationsFor(options.flavor);
+  for (const message of request.messages) replay(messages, derivedOnce(memo.messages, message, () => record(c, (out, r) => appendMessage(out, message, r))), c);
 
   const body: Json = { model: options.model, messages };
   if (request.tools.length > 0) {
     const tools: Json[] = [];
-    for (const tool of request.tools) {
-      if (tool.server) {
-        c.dropped(`tool:${tool.server.type}`);
-        continue;
-      }
-      if (tool.cacheControl) c.dropped('cache_control');
-      tools.push({ type: 'function', function: { name: tool.name, ...(tool.description ? { description: tool.description } : {}), parameters: tool.inputSchema } });
-    }
+    for (const tool of request.tools) replay(tools, derivedOnce(memo.tools, tool, () => record(c, (out, r) => appendTool(out, tool, r))), c);
     if (tools.length > 0) body.tools = tools;
   }
   const choice = request.toolChoice;
@@ -66,6 +61,47 @@ export function buildOpenAIRequest(request: CanonicalRequest, options: OpenAIBui
   body.stream = request.stream;
   if (request.stream && c.f.streamUsage) body.stream_options = { include_usage: true };
   return body;
+}
+
+function appendTool(out: Json[], tool: ToolDefinition, c: Context): void {
+  if (tool.server) {
+    c.dropped(`tool:${tool.server.type}`);
+    return;
+  }
+  if (tool.cacheControl) c.dropped('cache_control');
+  out.push({ type: 'function', function: { name: tool.name, ...(tool.description ? { description: tool.description } : {}), parameters: tool.inputSchema } });
+}
+
+/**
+ * A message or tool translates the same way every time for one flavor, so a shared (frozen) one
+ * that earlier turns of the conversation sent is translated once: its output and the features it
+ * dropped are kept and replayed (see element-memo.ts).
+ */
+interface Translation {
+  out: Json[];
+  dropped: string[];
+}
+
+const translations = new WeakMap<object, { messages: WeakMap<object, Translation>; tools: WeakMap<object, Translation> }>();
+const defaultFlavorKey = {};
+
+function translationsFor(flavor: object | undefined) {
+  const key = flavor ?? defaultFlavorKey;
+  let memo = translations.get(key);
+  if (!memo) translations.set(key, (memo = { messages: new WeakMap(), tools: new WeakMap() }));
+  return memo;
+}
+
+function record(c: Context, translate: (out: Json[], c: Context) => void): Translation {
+  const out: Json[] = [];
+  const dropped: string[] = [];
+  translate(out, { ...c, dropped: (feature) => dropped.push(feature) });
+  return { out, dropped };
+}
+
+function replay(into: Json[], translation: Translation, c: Context): void {
+  for (const item of translation.out) into.push(item);
+  for (const feature of translation.dropped) c.dropped(feature);
 }
 
 function applyThinking(body: Json, request: CanonicalRequest, c: Context): void {

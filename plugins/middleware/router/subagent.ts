@@ -55,13 +55,14 @@ function findTags(text: string): Found[] {
 /**
  * Removes every tag from the system blocks and the first user message and returns the first tag's
  * target. Parts left empty are dropped (providers refuse empty text blocks), and a message left
- * empty with them; were that the only message, its text is kept as it was, tag included.
+ * empty with them; were that the only message, it is kept as it was, tag included. Messages and
+ * parts are never edited, only replaced: they may be shared with other requests (element-memo.ts).
  */
 export function takeSubagentTag(request: CanonicalRequest): string | undefined {
   let target: string | undefined;
-  const strip = (part: TextPart): boolean => {
+  const strip = (part: TextPart): TextPart => {
     const tags = findTags(part.text);
-    if (tags.length === 0) return false;
+    if (tags.length === 0) return part;
     target ??= tags[0].target;
     let text = '';
     let at = 0;
@@ -69,21 +70,26 @@ export function takeSubagentTag(request: CanonicalRequest): string | undefined {
       text += part.text.slice(at, tag.start);
       at = tag.end;
     }
-    part.text = (text + part.text.slice(at)).replace(/^\s+/, '');
-    return true;
+    return { ...part, text: (text + part.text.slice(at)).replace(/^\s+/, '') };
   };
   let changed = false;
-  for (const part of request.system) changed = strip(part) || changed;
-  request.system = request.system.filter((part) => part.text !== '');
+  const system = request.system.map(strip);
+  if (system.some((part, i) => part !== request.system[i])) {
+    changed = true;
+    request.system = system.filter((part) => part.text !== '');
+  }
   const index = request.messages.findIndex((m) => m.role === 'user');
   if (index !== -1) {
     const message = request.messages[index];
-    const before = message.content.map((part) => (part.type === 'text' ? part.text : undefined));
-    for (const part of message.content) if (part.type === 'text') changed = strip(part) || changed;
-    const kept = message.content.filter((part) => part.type !== 'text' || part.text !== '');
-    if (kept.length > 0) message.content = kept;
-    else if (request.messages.length > 1) request.messages.splice(index, 1);
-    else message.content.forEach((part, i) => part.type === 'text' && (part.text = before[i] ?? part.text));
+    const content = message.content.map((part) => (part.type === 'text' ? strip(part) : part));
+    if (content.some((part, i) => part !== message.content[i])) {
+      changed = true;
+      const kept = content.filter((part) => part.type !== 'text' || part.text !== '');
+      const messages = [...request.messages];
+      if (kept.length > 0) messages[index] = { ...message, content: kept };
+      else messages.splice(index, 1);
+      if (messages.length > 0) request.messages = messages;
+    }
   }
   return changed ? target : undefined;
 }

@@ -1,0 +1,108 @@
+import t from 'tap';
+import { anthropicCodec } from '../../core/dialects/anthropic/index.ts';
+import { ElementMemo, requestMemo } from '../../core/dialects/element-memo.ts';
+import { openaiCodec } from '../../core/dialects/openai/index.ts';
+import { RawJsonObject } from '../../core/dialects/raw-json.ts';
+import { jsonBytes, jsonChunks } from '../../core/json-bytes.ts';
+
+/** A Claude-Code-like conversation of `turns` tool turns, large enough for the memo. */
+function conversation(turns: number, first = 'Explore the repository.'): Record<string, any> {
+  const messages: unknown[] = [{ role: 'user', content: [{ type: 'text', text: first, cache_control: { type: 'ephemeral' } }] }];
+  for (let i = 0; i < turns; i++) {
+    messages.push({ role: 'assistant', content: [{ type: 'text', text: `Reading ${i} — naïvely.` }, { type: 'tool_use', id: `toolu_${i}`, name: 'Read', input: { file_path: `/src/${i}.ts` } }] });
+    messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `toolu_${i}`, content: `// file ${i}\n` + 'export const x = 1;\n'.repeat(400) }] });
+  }
+  return { model: 'claude-sonnet-4-5', max_tokens: 1000, system: 'You are terse.', messages, stream: true };
+}
+
+const bytesOf = (body: unknown) => Buffer.from(JSON.stringify(body));
+
+t.test('a conversation that grows by a turn parses only the new messages and reads like JSON.parse', async (t) => {
+  requestMemo.clear();
+  const before = { ...requestMemo.stats };
+  const turn1 = conversation(10);
+  const turn2 = conversation(11);
+  t.same(new RawJsonObject(bytesOf(turn1)).parse(), turn1);
+  const parsed = { ...requestMemo.stats };
+  t.equal(parsed.parsed - before.parsed, 21, 'every message of the first request is parsed');
+  t.same(new RawJsonObject(bytesOf(turn2)).parse(), turn2);
+  t.equal(requestMemo.stats.parsed - parsed.parsed, 2, 'only the two new messages are parsed next turn');
+  t.equal(requestMemo.stats.reused - parsed.reused, 21, 'the rest is reused');
+});
+
+t.test('a message that changed in place is parsed again, never served stale', async (t) => {
+  requestMemo.clear();
+  const body = conversation(10);
+  new RawJsonObject(bytesOf(body)).parse();
+  body.messages[5].content[0].content = 'changed' + 'x'.repeat(8000);
+  const again = new RawJsonObject(bytesOf(body)).parse() as Record<string, any>;
+  t.equal(again.messages[5].content[0].content, body.messages[5].content[0].content);
+  t.same(again, body);
+});
+
+t.test('shared values are frozen: editing one fails loudly instead of changing another request', async (t) => {
+  requestMemo.clear();
+  const body = conversation(10);
+  const one = new RawJsonObject(bytesOf(body)).parse() as Record<string, any>;
+  const two = new RawJsonObject(bytesOf(body)).parse() as Record<string, any>;
+  t.equal(one.messages[3], two.messages[3], 'the same value, shared');
+  t.throws(() => {
+    one.messages[3].content = [];
+  }, TypeError);
+  t.throws(() => anthropicCodec.parseRequest(one).messages[1].content.push({ type: 'text', text: 'x' }), TypeError, 'canonical messages made from them are frozen too');
+  t.notOk(Object.isFrozen(one), 'the request object itself belongs to its request');
+});
+
+t.test('memory is bounded: the least recently used conversation is forgotten', async (t) => {
+  const memo = new ElementMemo(60_000);
+  const parse = (b: Buffer) => JSON.parse(b.toString());
+  const run = (first: string) => {
+    const body = bytesOf(conversation(3, first).messages);
+    const split = { starts: [] as number[], ends: [] as number[] };
+    // Whole elements are enough for this check: the array's items as one element each.
+    const items = (conversation(3, first).messages as unknown[]).map((m) => JSON.stringify(m));
+    let at = 1;
+    for (const item of items) {
+      const length = Buffer.byteLength(item);
+      split.starts.push(at);
+      split.ends.push(at + length);
+      at += length + 1;
+    }
+    return memo.parseArray(body, split, 'messages', parse);
+  };
+  run('a');
+  run('b');
+  run('c');
+  const reused = memo.stats.reused;
+  run('a');
+  t.equal(memo.stats.reused, reused, 'the oldest conversation was dropped to stay under the bound');
+  run('c');
+  t.ok(memo.stats.reused > reused, 'a recent one is still kept');
+});
+
+t.test('a translation reused from an earlier turn still reports what it dropped, and encodes identically', async (t) => {
+  requestMemo.clear();
+  const body = conversation(12);
+  const build = () => {
+    const dropped: string[] = [];
+    const request = anthropicCodec.parseRequest(new RawJsonObject(bytesOf(body)).parse());
+    const built = openaiCodec.buildRequest(request, { model: 'm', source: 'anthropic', dropped: (f) => dropped.push(f) });
+    return { built, dropped, bytes: jsonBytes(built) };
+  };
+  const first = build();
+  const second = build();
+  t.same(second.dropped, first.dropped, 'cache_control reported on every turn');
+  t.ok(first.dropped.includes('cache_control'));
+  t.ok(second.bytes.equals(first.bytes), 'the same bytes upstream');
+  t.same(JSON.parse(second.bytes.toString()), second.built, 'which are the JSON of the built body');
+  t.ok(Buffer.concat(jsonChunks(second.built)).equals(second.bytes), 'chunked or whole, the same bytes');
+  t.ok(jsonChunks(second.built).every((chunk) => chunk.length <= 64 * 1024), 'no chunk over 64 KB');
+});
+
+t.test('chunks never split a character, whatever the text', async (t) => {
+  const text = '😀é—'.repeat(60_000);
+  const value = { text, list: Array.from({ length: 20 }, (_, i) => ({ i, text: text.slice(i) })) };
+  const chunks = jsonChunks(value);
+  t.ok(chunks.length > 3);
+  t.same(JSON.parse(Buffer.concat(chunks).toString('utf8')), value);
+});
