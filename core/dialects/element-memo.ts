@@ -105,3 +105,24 @@ export function derivedOnce<V>(memo: WeakMap<object, V>, source: unknown, derive
   }
   return value;
 }
+
+/** What translating one shared message or tool gave: the output items and the features it dropped. */
+export interface Translation<T> {
+  out: T[];
+  dropped: string[];
+}
+
+/**
+ * Translates `source` into `into`, once per memo for a shared (frozen) source: later requests get
+ * the same frozen output, and the features its translation dropped are reported to them again.
+ */
+export function translatedOnce<T>(memo: WeakMap<object, Translation<T>>, source: unknown, into: T[], dropped: (feature: string) => void, translate: (out: T[], dropped: (feature: string) => void) => void): void {
+  const translation = derivedOnce(memo, source, () => {
+    const out: T[] = [];
+    const lost: string[] = [];
+    translate(out, (feature) => lost.push(feature));
+    return { out, dropped: lost };
+  });
+  for (const item of translation.out) into.push(item);
+  for (const feature of translation.dropped) dropped(feature);
+}

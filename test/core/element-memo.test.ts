@@ -99,6 +99,23 @@ t.test('a translation reused from an earlier turn still reports what it dropped,
   t.ok(jsonChunks(second.built).every((chunk) => chunk.length <= 64 * 1024), 'no chunk over 64 KB');
 });
 
+t.test('an Anthropic translation of a shared conversation is reused per client dialect, with its drops', async (t) => {
+  requestMemo.clear();
+  const body = conversation(12);
+  body.messages[3] = { role: 'assistant', content: [{ type: 'thinking', thinking: 'hmm', signature: 'rk1.openai.' }, { type: 'text', text: 'ok' }] };
+  const build = (source: 'anthropic' | 'openai') => {
+    const dropped: string[] = [];
+    const request = anthropicCodec.parseRequest(new RawJsonObject(bytesOf(body)).parse());
+    return { bytes: jsonBytes(anthropicCodec.buildRequest(request, { model: 'm', source, dropped: (f) => dropped.push(f) })), dropped };
+  };
+  const first = build('anthropic');
+  const second = build('anthropic');
+  t.ok(second.bytes.equals(first.bytes));
+  t.same(second.dropped, first.dropped);
+  t.ok(first.dropped.includes('thinking'), 'reasoning from another provider is reported each time');
+  t.same(JSON.parse(build('openai').bytes.toString()).messages.length, JSON.parse(first.bytes.toString()).messages.length, 'another dialect translates on its own');
+});
+
 t.test('chunks never split a character, whatever the text', async (t) => {
   const text = '😀é—'.repeat(60_000);
   const value = { text, list: Array.from({ length: 20 }, (_, i) => ({ i, text: text.slice(i) })) };

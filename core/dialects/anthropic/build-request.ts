@@ -9,12 +9,15 @@
  */
 import type { CacheControl, CanonicalRequest, Message, Part, TextPart } from '../../canonical.ts';
 import type { BuildOptions } from '../codec.ts';
+import { translatedOnce, type Translation } from '../element-memo.ts';
 import type { Json } from '../shape.ts';
 
 export interface AnthropicBuildOptions extends BuildOptions {
   /** Used when the client sent no max_tokens (Anthropic requires one). */
   defaultMaxTokens?: number;
 }
+
+const translations: Partial<Record<string, WeakMap<object, Translation<Json>>>> = {};
 
 /** Thinking budgets for an effort level, when a client asks for effort without a budget. */
 const effortBudgets: Record<string, number> = { minimal: 1024, low: 2048, medium: 8192, high: 16384, xhigh: 32768, max: 32768 };
@@ -24,7 +27,9 @@ export function buildAnthropicRequest(request: CanonicalRequest, options: Anthro
   const body: Json = { model: options.model, max_tokens: maxTokens };
   if (request.system.length > 0) body.system = request.system.map((p) => withCache({ type: 'text', text: p.text }, p.cacheControl));
   const messages: Json[] = [];
-  for (const message of request.messages) appendMessage(messages, message, options);
+  // A message an earlier turn sent is translated once per client dialect (see element-memo.ts).
+  const memo = translations[options.source] ??= new WeakMap();
+  for (const message of request.messages) translatedOnce(memo, message, messages, options.dropped, (out, dropped) => appendMessage(out, message, { ...options, dropped }));
   body.messages = messages;
 
   if (request.tools.length > 0) {

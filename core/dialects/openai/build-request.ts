@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CacheControl, CanonicalRequest, Message, Part, ReasoningPart, TextPart, ToolCallPart, ToolDefinition } from '../../canonical.ts';
-import { derivedOnce } from '../element-memo.ts';
+import { translatedOnce, type Translation } from '../element-memo.ts';
 import type { BuildOptions } from '../codec.ts';
 import type { Json } from '../shape.ts';
 import { defaultFlavor, type OpenAIFlavor } from './flavor.ts';
@@ -29,12 +29,12 @@ export function buildOpenAIRequest(request: CanonicalRequest, options: OpenAIBui
   const messages: Json[] = [];
   if (request.system.length > 0) messages.push({ role: 'system', content: textContent(request.system, c) });
   const memo = translationsFor(options.flavor);
-  for (const message of request.messages) replay(messages, derivedOnce(memo.messages, message, () => record(c, (out, r) => appendMessage(out, message, r))), c);
+  for (const message of request.messages) translatedOnce(memo.messages, message, messages, c.dropped, (out, dropped) => appendMessage(out, message, { ...c, dropped }));
 
   const body: Json = { model: options.model, messages };
   if (request.tools.length > 0) {
     const tools: Json[] = [];
-    for (const tool of request.tools) replay(tools, derivedOnce(memo.tools, tool, () => record(c, (out, r) => appendTool(out, tool, r))), c);
+    for (const tool of request.tools) translatedOnce(memo.tools, tool, tools, c.dropped, (out, dropped) => appendTool(out, tool, { ...c, dropped }));
     if (tools.length > 0) body.tools = tools;
   }
   const choice = request.toolChoice;
@@ -74,34 +74,17 @@ function appendTool(out: Json[], tool: ToolDefinition, c: Context): void {
 
 /**
  * A message or tool translates the same way every time for one flavor, so a shared (frozen) one
- * that earlier turns of the conversation sent is translated once: its output and the features it
- * dropped are kept and replayed (see element-memo.ts).
+ * that earlier turns of the conversation sent is translated once (see element-memo.ts).
  */
-interface Translation {
-  out: Json[];
-  dropped: string[];
-}
-
-const translations = new WeakMap<object, { messages: WeakMap<object, Translation>; tools: WeakMap<object, Translation> }>();
+type Memo = { messages: WeakMap<object, Translation<Json>>; tools: WeakMap<object, Translation<Json>> };
+const translations = new WeakMap<object, Memo>();
 const defaultFlavorKey = {};
 
-function translationsFor(flavor: object | undefined) {
+function translationsFor(flavor: object | undefined): Memo {
   const key = flavor ?? defaultFlavorKey;
   let memo = translations.get(key);
   if (!memo) translations.set(key, (memo = { messages: new WeakMap(), tools: new WeakMap() }));
   return memo;
-}
-
-function record(c: Context, translate: (out: Json[], c: Context) => void): Translation {
-  const out: Json[] = [];
-  const dropped: string[] = [];
-  translate(out, { ...c, dropped: (feature) => dropped.push(feature) });
-  return { out, dropped };
-}
-
-function replay(into: Json[], translation: Translation, c: Context): void {
-  for (const item of translation.out) into.push(item);
-  for (const feature of translation.dropped) c.dropped(feature);
 }
 
 function applyThinking(body: Json, request: CanonicalRequest, c: Context): void {
