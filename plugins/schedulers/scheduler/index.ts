@@ -56,6 +56,12 @@ const providerProperties = {
 /** The sessions of one process: pools outlive reloads (usage, cooldowns and queues carry over). */
 type Pools = Map<string, ProviderPool>;
 
+/** An operator's runtime concurrency, with the router.yaml value it replaced. */
+interface Override {
+  concurrency: number | undefined;
+  configured: number | undefined;
+}
+
 export default definePlugin<SchedulerOptions, MiddlewareInstance>({
   id: 'scheduler.scheduler',
   kind: 'scheduler',
@@ -86,10 +92,10 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
   },
   create(options, scope) {
     const pools = scope.shared<Pools>('scheduler.scheduler:pools', () => new Map(), () => {});
-    const overrides = scope.shared('scheduler.scheduler:overrides', () => new Map<string, number | undefined>(), () => {});
+    const overrides = scope.shared('scheduler.scheduler:overrides', () => new Map<string, Override>(), () => {});
     const cooldownMs = parseDuration(options.cooldown);
-    /** The newest configuration's providers (a reused instance keeps the scope of an older one). */
-    let latest: ProviderCatalog = scope.catalog;
+    /** The live configuration's providers (set when a generation holding this instance goes live). */
+    let live: ProviderCatalog = scope.catalog;
     const ended = channel(channels.requestEnd);
     // A backstop: an answer that was never read to its end (a later plugin threw it away) still
     // gives its slot back when the request ends.
@@ -97,34 +103,28 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
       for (const lease of ((message as { ctx: RequestContext }).ctx.state.get(leaseKey) as Lease[] | undefined) ?? []) lease.release(undefined);
     };
 
+    /** The provider's concurrency as router.yaml sets it (an operator's override aside). */
+    function configuredConcurrency(provider: string): number | undefined {
+      return options.providers[provider]?.concurrency ?? options.concurrency;
+    }
+
     function settingsFor(provider: string): PoolSettings {
       const own = options.providers[provider] ?? {};
       const wait = { ...options.max_wait, ...own.max_wait };
+      const override = overrides.get(provider);
       return {
         strategy: own.strategy ?? options.strategy,
-        // An operator's runtime change holds until the scheduler's own options change.
-        concurrency: overrides.has(provider) ? overrides.get(provider) : (own.concurrency ?? options.concurrency),
+        concurrency: override ? override.concurrency : configuredConcurrency(provider),
         maxQueue: own.queue?.max_size ?? options.queue.max_size,
         maxWaitMs: Object.fromEntries(priorityClasses.map((c) => [c, parseDuration(wait[c] as Duration)])) as Record<PriorityClass, number>,
         agingMs: Math.max(1, parseDuration(options.aging)),
       };
     }
 
-    /**
-     * The provider's pool, brought up to date with the generation serving the request: an instance
-     * whose own options did not change is reused by a reload, while the providers' keys may have.
-     */
-    const applied = new Map<string, Credential[]>();
-    function poolFor(provider: string, catalog: ProviderCatalog = latest): ProviderPool {
-      const credentials = catalog.credentials(provider);
+    /** The provider's pool; made on first use (a reload applies new keys and settings in `activate`). */
+    function poolFor(provider: string, catalog: ProviderCatalog): ProviderPool {
       let pool = pools.get(provider);
-      if (!pool) {
-        pool = new ProviderPool(provider, credentials, settingsFor(provider));
-        pools.set(provider, pool);
-      } else if (applied.get(provider) !== credentials) {
-        pool.reconfigure(credentials, settingsFor(provider));
-      }
-      applied.set(provider, credentials);
+      if (!pool) pools.set(provider, (pool = new ProviderPool(provider, catalog.credentials(provider), settingsFor(provider))));
       return pool;
     }
 
@@ -136,19 +136,31 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
     return {
       routes,
 
+      // Checks only: this configuration may still be rejected, so the live pools stay as they are.
       validate(catalog) {
-        latest = catalog;
         for (const name of Object.keys(options.providers)) {
           if (!catalog.providers().includes(name)) throw new Error(`providers.${name}: no provider "${name}" is configured (providers: ${catalog.providers().join(', ')})`);
         }
       },
 
       provision() {
-        // A new instance means new options: runtime overrides made under the old ones end here.
-        overrides.clear();
         ended.subscribe(onEnd);
-        // A reload applies new keys and limits to the pools in place (state kept).
-        for (const provider of pools.keys()) if (scope.catalog.providers().includes(provider)) poolFor(provider, scope.catalog);
+      },
+
+      activate(generation) {
+        live = generation.catalog;
+        // An operator's runtime concurrency holds until router.yaml changes that provider's setting.
+        for (const [provider, override] of overrides) {
+          if (configuredConcurrency(provider) === override.configured) continue;
+          overrides.delete(provider);
+          scope.log.info({ provider, concurrency: configuredConcurrency(provider) ?? null }, 'router.yaml changed the concurrency an operator had set at runtime; the YAML value applies');
+        }
+        // New keys and limits apply to the pools in place: usage, cooldowns and queues carry over.
+        for (const provider of live.providers()) {
+          const pool = pools.get(provider);
+          if (pool) pool.reconfigure(live.credentials(provider), settingsFor(provider));
+          else poolFor(provider, live);
+        }
       },
 
       cleanup() {
@@ -158,6 +170,8 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
       state() {
         const out: Record<string, unknown> = {};
         for (const [provider, pool] of pools) {
+          // A provider the live configuration dropped shows only while requests still use it.
+          if (!live.providers().includes(provider) && pool.inflight === 0 && pool.queued === 0) continue;
           out[provider] = {
             strategy: pool.settings.strategy,
             concurrency: pool.settings.concurrency ?? null,
@@ -174,7 +188,6 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
         const route = ctx.route;
         if (!route) return next();
         classify(ctx);
-        latest = ctx.catalog;
         const pool = poolFor(route.provider, ctx.catalog);
         const estimate = estimateTokens(ctx);
         const refused = new Set<string>();
@@ -234,21 +247,19 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
 
     async function adminKeys(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const body = (await readJson(req)) as { provider?: string; key?: string; action?: string; new_key?: string; name?: string };
-      const pool = body.provider && latest.providers().includes(body.provider) ? poolFor(body.provider) : undefined;
-      if (!pool) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${latest.providers().join(', ')})` });
-      if (body.action === 'rotate') {
-        if (typeof body.new_key !== 'string' || body.new_key === '') throw routerError('RK_BAD_REQUEST', { reason: 'new_key: the key to add' });
-        // Scrubbed from upstream errors and logs like the keys in router.yaml.
-        registerSecret(body.new_key);
-        const credential = { id: fingerprint(body.new_key), key: body.new_key, ...(body.name ? { name: body.name } : {}) };
-        const old = pool.keys.find((k) => k.id === body.key);
-        const kept = pool.keys.filter((k) => k.id !== body.key).map((k) => k.credential);
-        pool.reconfigure([...kept, { ...(old ? stripId(old.credential) : {}), ...credential }], pool.settings);
-        scope.log.info({ provider: pool.provider, removed: old?.id, added: credential.id }, 'key rotated');
-        return reply(res, { provider: pool.provider, added: credential.id, removed: old?.id ?? null, note: 'until router.yaml changes too, a reload restores its keys' });
-      }
+      const pool = body.provider && live.providers().includes(body.provider) ? poolFor(body.provider, live) : undefined;
+      if (!pool) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${live.providers().join(', ')})` });
       const key = pool.keys.find((k) => k.id === body.key);
       if (!key) throw routerError('RK_BAD_REQUEST', { reason: `key: must be a key id of ${pool.provider} (${pool.keys.map((k) => k.id).join(', ')})` });
+      if (body.action === 'rotate') {
+        if (typeof body.new_key !== 'string' || body.new_key === '') throw routerError('RK_BAD_REQUEST', { reason: 'new_key: the key to put in its place' });
+        // Scrubbed from upstream errors and logs like the keys in router.yaml.
+        registerSecret(body.new_key);
+        const fresh = { id: fingerprint(body.new_key), key: body.new_key, ...(body.name ? { name: body.name } : {}) };
+        pool.rotate(key.id, fresh);
+        scope.log.info({ provider: pool.provider, removed: key.id, added: fresh.id }, 'key rotated');
+        return reply(res, { provider: pool.provider, added: fresh.id, removed: key.id, note: 'holds until router.yaml stops listing the key it replaced; put the new key in router.yaml too' });
+      }
       if (body.action !== 'disable' && body.action !== 'enable') throw routerError('RK_BAD_REQUEST', { reason: 'action: disable, enable or rotate' });
       key.setDisabled(body.action === 'disable');
       pool.poke();
@@ -258,14 +269,15 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
 
     async function adminScheduler(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const body = (await readJson(req)) as { provider?: string; concurrency?: number | null };
-      if (!body.provider || !latest.providers().includes(body.provider)) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${latest.providers().join(', ')})` });
+      if (!body.provider || !live.providers().includes(body.provider)) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${live.providers().join(', ')})` });
       if (body.concurrency !== null && (!Number.isInteger(body.concurrency) || (body.concurrency as number) < 1)) throw routerError('RK_BAD_REQUEST', { reason: 'concurrency: a whole number from 1, or null for no limit' });
-      overrides.set(body.provider, body.concurrency ?? undefined);
-      const pool = poolFor(body.provider);
+      // Remembered with the YAML value it overrides, so that a reload can tell whether YAML changed it.
+      overrides.set(body.provider, { concurrency: body.concurrency ?? undefined, configured: configuredConcurrency(body.provider) });
+      const pool = poolFor(body.provider, live);
       // Queued requests stay queued: they are admitted under the new limit as slots free.
       pool.settings = settingsFor(body.provider);
       pool.poke();
-      scope.log.info({ provider: body.provider, concurrency: body.concurrency }, "concurrency changed by an operator (until the scheduler's options in router.yaml change)");
+      scope.log.info({ provider: body.provider, concurrency: body.concurrency }, 'concurrency changed by an operator (until router.yaml changes this setting)');
       reply(res, { provider: body.provider, concurrency: body.concurrency ?? null, queued: pool.queued, inflight: pool.inflight });
     }
   },
@@ -277,11 +289,6 @@ function leasesOf(ctx: RequestContext): Lease[] {
   let leases = ctx.state.get(leaseKey) as Lease[] | undefined;
   if (!leases) ctx.state.set(leaseKey, (leases = []));
   return leases;
-}
-
-function stripId<T extends { id: string; key: string }>(credential: T): Omit<T, 'id' | 'key'> {
-  const { id: _id, key: _key, ...rest } = credential;
-  return rest;
 }
 
 /**

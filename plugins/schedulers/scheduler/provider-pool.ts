@@ -48,25 +48,55 @@ export class ProviderPool {
   #rotation = 0;
   #weights = new Map<string, number>();
   #wake: NodeJS.Timeout | undefined;
+  /** The keys router.yaml lists for the provider. */
+  #listed: Credential[];
+  /** An operator's rotations on top of them: listed key id → the key that replaced it. */
+  #rotations = new Map<string, Pick<Credential, 'id' | 'key' | 'name'>>();
 
   constructor(
     readonly provider: string,
     credentials: Credential[],
     public settings: PoolSettings,
   ) {
+    this.#listed = credentials;
     this.keys = credentials.map((c) => new KeyState(c));
   }
 
-  /** New YAML: limits change in place; keys that stay keep their usage and health; new ones join. */
+  /**
+   * A configuration went live: limits change in place; keys that stay keep their usage and health;
+   * new ones join. A rotation holds while router.yaml still lists the key it replaced (and not yet
+   * the new one): a reload that did not touch that key keeps the operator's change.
+   */
   reconfigure(credentials: Credential[], settings: PoolSettings): void {
+    this.#listed = credentials;
+    const listed = new Set(credentials.map((c) => c.id));
+    for (const [from, to] of this.#rotations) if (!listed.has(from) || listed.has(to.id)) this.#rotations.delete(from);
+    this.settings = settings;
+    this.#adopt();
+  }
+
+  /**
+   * Puts `fresh` in the place of key `id` (listed in router.yaml, or rotated in before), with the
+   * same limits. Returns false when the pool has no such key.
+   */
+  rotate(id: string, fresh: Pick<Credential, 'id' | 'key' | 'name'>): boolean {
+    const listed = this.#listed.find((c) => (this.#rotations.get(c.id)?.id ?? c.id) === id);
+    if (!listed) return false;
+    this.#rotations.set(listed.id, fresh);
+    this.#adopt();
+    return true;
+  }
+
+  #adopt(): void {
     const byId = new Map(this.keys.map((k) => [k.id, k]));
-    this.keys = credentials.map((c) => {
+    this.keys = this.#listed.map((listed) => {
+      const rotated = this.#rotations.get(listed.id);
+      const c = rotated ? { ...listed, ...rotated } : listed;
       const existing = byId.get(c.id);
       if (!existing) return new KeyState(c);
       existing.credential = c;
       return existing;
     });
-    this.settings = settings;
     this.#dispatch();
   }
 
