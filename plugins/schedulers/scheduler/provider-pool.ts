@@ -6,9 +6,10 @@
  * (every key is rate-limited) or a 503 (the provider is busy) with retry-after.
  */
 import { routerError, type Credential, type PriorityClass, type RouterError } from 'router-kernel';
+import { KeyChooser, type Strategy } from './choose-key.ts';
 import { KeyState } from './key-state.ts';
 
-export type Strategy = 'round_robin' | 'least_loaded' | 'least_recently_used' | 'weighted' | 'priority';
+export type { Strategy };
 
 export interface PoolSettings {
   strategy: Strategy;
@@ -45,8 +46,7 @@ export class ProviderPool {
   readonly stats = { admitted: 0, waited: 0, timedOut: 0, rejectedFull: 0 };
   #queue: Waiter[] = [];
   #seq = 0;
-  #rotation = 0;
-  #weights = new Map<string, number>();
+  #chooser = new KeyChooser();
   #wake: NodeJS.Timeout | undefined;
   /** The keys router.yaml lists for the provider. */
   #listed: Credential[];
@@ -165,7 +165,7 @@ export class ProviderPool {
     if (this.keys.length > 0) {
       const ready = this.keys.filter((k) => !exclude.has(k.id) && k.availableAt(tokens, now) <= now);
       if (ready.length === 0) return undefined;
-      key = this.#choose(ready);
+      key = this.#chooser.choose(this.settings.strategy, ready, this.keys, now);
     }
     this.inflight++;
     this.stats.admitted++;
@@ -181,52 +181,6 @@ export class ProviderPool {
         this.#dispatch();
       },
     };
-  }
-
-  #choose(ready: KeyState[]): KeyState {
-    switch (this.settings.strategy) {
-      case 'priority':
-        return ready[0];
-      case 'round_robin': {
-        // The next key in YAML order after the last one granted, among those ready.
-        const order = this.keys.map((k) => k.id);
-        for (let i = 0; i < order.length; i++) {
-          const candidate = ready.find((k) => k.id === order[(this.#rotation + i) % order.length]);
-          if (candidate) {
-            this.#rotation = (order.indexOf(candidate.id) + 1) % order.length;
-            return candidate;
-          }
-        }
-        return ready[0];
-      }
-      case 'least_recently_used':
-        return ready.reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
-      case 'weighted': {
-        // Smooth weighted round robin (nginx): every pick adds each weight, takes the largest, pays the total.
-        let total = 0;
-        let best = ready[0];
-        for (const k of ready) {
-          const w = k.credential.weight ?? 1;
-          total += w;
-          const current = (this.#weights.get(k.id) ?? 0) + w;
-          this.#weights.set(k.id, current);
-          if (current > (this.#weights.get(best.id) ?? 0)) best = k;
-        }
-        this.#weights.set(best.id, (this.#weights.get(best.id) ?? 0) - total);
-        return best;
-      }
-      case 'least_loaded':
-      default: {
-        const load = (k: KeyState) => {
-          const s = k.snapshot();
-          const byConcurrency = k.credential.concurrency ? k.inflight / k.credential.concurrency : k.inflight;
-          const byTokens = k.credential.tpm ? s.lastMinute.tokens / k.credential.tpm : 0;
-          const byRequests = k.credential.rpm ? s.lastMinute.requests / k.credential.rpm : 0;
-          return (byConcurrency + byTokens + byRequests) / (k.credential.weight ?? 1);
-        };
-        return ready.reduce((a, b) => (load(b) < load(a) ? b : a));
-      }
-    }
   }
 
   #dispatch(): void {

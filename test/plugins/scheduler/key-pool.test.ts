@@ -57,6 +57,12 @@ t.test('round robin spreads requests evenly over the keys', async (t) => {
   t.same(count(upstream.served.map((s) => s.key)), { 'k-one': 3, 'k-two': 3, 'k-three': 3 });
 });
 
+t.test('least loaded, the default strategy, spreads requests over keys that have no limits', async (t) => {
+  const { url, upstream } = await setup(t, {}, '[k-one, k-two, k-three]');
+  for (let i = 0; i < 9; i++) t.equal((await chat(url)).status, 200);
+  t.same(count(upstream.served.map((s) => s.key)), { 'k-one': 3, 'k-two': 3, 'k-three': 3 });
+});
+
 t.test('a 429 cools that key until its reset and the request moves to another key; clients see no 429', async (t) => {
   const { url, upstream } = await setup(t, { keys: { 'k-busy': { limit: 0, windowMs: 60_000 } } }, '[k-busy, k-free]', '      strategy: priority');
   for (let i = 0; i < 5; i++) t.equal((await chat(url)).status, 200, `request ${i}`);
