@@ -4,6 +4,9 @@
  * key as soon as one can take it; otherwise it waits (highest class first, first come first served
  * within a class, a class up for every `aging` spent waiting) until its deadline, then gets a 429
  * (every key is rate-limited) or a 503 (the provider is busy) with retry-after.
+ *
+ * The queue moves on events, never by polling: a slot released, an operator's change, or the one
+ * timer set for the moment a key's rate limit or cooldown lets the waiting go on.
  */
 import { routerError, type Credential, type PriorityClass, type RouterError } from 'router-kernel';
 import { KeyChooser, type Strategy } from './choose-key.ts';
@@ -43,11 +46,12 @@ const ranks: Record<PriorityClass, number> = { critical: 0, high: 1, normal: 2, 
 export class ProviderPool {
   keys: KeyState[];
   inflight = 0;
-  readonly stats = { admitted: 0, waited: 0, timedOut: 0, rejectedFull: 0 };
+  /** `timers`: wake-ups armed for a rate limit or cooldown to end (one at a time, never a poll). */
+  readonly stats = { admitted: 0, waited: 0, timedOut: 0, rejectedFull: 0, timers: 0 };
   #queue: Waiter[] = [];
   #seq = 0;
   #chooser = new KeyChooser();
-  #wake: NodeJS.Timeout | undefined;
+  #wake: { timer: NodeJS.Timeout; at: number } | undefined;
   /** The keys router.yaml lists for the provider. */
   #listed: Credential[];
   /** An operator's rotations on top of them: listed key id → the key that replaced it. */
@@ -102,6 +106,8 @@ export class ProviderPool {
 
   /** Waits for a key (or, for a provider without keys, a slot); rejects past the deadline. */
   acquire(priority: PriorityClass, tokens: number, signal: AbortSignal, deadline: number | undefined, exclude: ReadonlySet<string> = new Set()): Promise<Lease> {
+    // A client that left before it got here takes no slot and no place in the queue.
+    if (signal.aborted) return Promise.reject(signal.reason);
     const now = Date.now();
     if (this.keys.length > 0 && this.keys.every((k) => k.health(now) === 'disabled' || k.health(now) === 'quarantined')) {
       return Promise.reject(routerError('RK_NO_USABLE_KEY', { provider: this.provider }));
@@ -144,7 +150,7 @@ export class ProviderPool {
     });
   }
 
-  /** Called when something may have freed capacity (a release, a cooldown ending, an admin change). */
+  /** Called when something may have freed capacity (a cooldown set or ended, an admin change). */
   poke(): void {
     this.#dispatch();
   }
@@ -159,8 +165,17 @@ export class ProviderPool {
     return out;
   }
 
+  /** When the next wake-up is due (epoch ms), if one is armed. */
+  get wakeAt(): number | undefined {
+    return this.#wake?.at;
+  }
+
+  #full(): boolean {
+    return this.settings.concurrency !== undefined && this.inflight >= this.settings.concurrency;
+  }
+
   #grant(tokens: number, exclude: ReadonlySet<string>, now: number): Lease | undefined {
-    if (this.settings.concurrency !== undefined && this.inflight >= this.settings.concurrency) return undefined;
+    if (this.#full()) return undefined;
     let key: KeyState | undefined;
     if (this.keys.length > 0) {
       const ready = this.keys.filter((k) => !exclude.has(k.id) && k.availableAt(tokens, now) <= now);
@@ -183,29 +198,52 @@ export class ProviderPool {
     };
   }
 
+  /** When some key this waiter may use could take it by time alone (Infinity: only a release or an operator can free one). */
+  #readyAt(waiter: Waiter, now: number): number {
+    let soonest = Infinity;
+    for (const k of this.keys) if (!waiter.exclude.has(k.id)) soonest = Math.min(soonest, k.availableAt(waiter.tokens, now));
+    return soonest;
+  }
+
+  /**
+   * Admits what can go, in queue order (highest class first; a class up for every `aging` waited;
+   * first come first served within). Then arms one timer for the soonest moment time alone lets the
+   * head go (a cooldown or rate-limit window ending); a request finishing dispatches again by itself.
+   */
   #dispatch(): void {
-    if (this.#wake) {
-      clearTimeout(this.#wake);
-      this.#wake = undefined;
-    }
     const now = Date.now();
-    while (this.#queue.length > 0) {
-      // Highest class first; a class up for every `aging` waited; first come first served within.
+    let wakeAt = Infinity;
+    if (this.#queue.length > 0) {
       const effective = (w: Waiter) => w.rank - Math.floor((now - w.since) / this.settings.agingMs);
       this.#queue.sort((a, b) => effective(a) - effective(b) || a.seq - b.seq);
-      const head = this.#queue[0];
-      const lease = this.#grant(head.tokens, head.exclude, now);
-      if (!lease) break;
-      this.#queue.shift();
-      head.cleanup();
-      head.resolve(lease);
+      while (this.#queue.length > 0 && !this.#full()) {
+        const waiter = this.#queue[0];
+        const lease = this.#grant(waiter.tokens, waiter.exclude, now);
+        if (!lease) {
+          const at = this.#readyAt(waiter, now);
+          if (at > now && Number.isFinite(at)) wakeAt = at;
+          break;
+        }
+        this.#queue.shift();
+        waiter.cleanup();
+        waiter.resolve(lease);
+      }
     }
-    if (this.#queue.length === 0) return;
-    // Nothing frees a cooling or rate-limited key but time: wake when the soonest one is back.
-    const head = this.#queue[0];
-    const soonest = Math.min(...this.keys.map((k) => k.availableAt(head.tokens, now)));
+    this.#arm(wakeAt, now);
+  }
+
+  #arm(at: number, now: number): void {
+    if (this.#wake && this.#wake.at === at) return;
+    if (this.#wake) clearTimeout(this.#wake.timer);
+    this.#wake = undefined;
+    if (!Number.isFinite(at)) return;
+    this.stats.timers++;
     // Unreferenced: a queue must not keep a stopping process alive (its requests are aborted then).
-    if (Number.isFinite(soonest)) this.#wake = setTimeout(() => this.#dispatch(), Math.max(1, soonest - now)).unref();
+    const timer = setTimeout(() => {
+      this.#wake = undefined;
+      this.#dispatch();
+    }, Math.max(1, at - now)).unref();
+    this.#wake = { timer, at };
   }
 
   #expire(waiter: Waiter): void {
@@ -219,6 +257,8 @@ export class ProviderPool {
     if (index === -1) return false;
     this.#queue.splice(index, 1);
     waiter.cleanup();
+    // Those it was holding back (or a timer set for it) may now be different.
+    queueMicrotask(() => this.#dispatch());
     return true;
   }
 
