@@ -34,6 +34,8 @@ interface Waiter {
   since: number;
   seq: number;
   deadline: number;
+  /** Tokens of the requests admitted ahead of this one while it could not be (see #dispatch). */
+  passedBy: number;
   exclude: ReadonlySet<string>;
   resolve(lease: Lease): void;
   reject(err: unknown): void;
@@ -131,6 +133,7 @@ export class ProviderPool {
         since: now,
         seq: this.#seq++,
         deadline: until,
+        passedBy: 0,
         exclude,
         resolve,
         reject,
@@ -205,10 +208,19 @@ export class ProviderPool {
     return soonest;
   }
 
+  /** Whether any key could take a small request now: if none can, nobody in the queue can go. */
+  #anyKeyFree(now: number): boolean {
+    return this.keys.length === 0 || this.keys.some((k) => k.availableAt(1, now) <= now);
+  }
+
   /**
    * Admits what can go, in queue order (highest class first; a class up for every `aging` waited;
-   * first come first served within). Then arms one timer for the soonest moment time alone lets the
-   * head go (a cooldown or rate-limit window ending); a request finishing dispatches again by itself.
+   * first come first served within). A waiter held back by something of its own (its size against
+   * a key's token headroom, or keys it was already refused by) does not hold up those behind it
+   * (same class or lower, by the order): they may go first, until the tokens they took add up to
+   * its own; then it is next, so passing delays it a bounded amount and never starves it. Then arms
+   * one timer for the soonest moment time alone lets a waiter go (a cooldown or rate-limit window
+   * ending); a request finishing dispatches again by itself.
    */
   #dispatch(): void {
     const now = Date.now();
@@ -216,17 +228,30 @@ export class ProviderPool {
     if (this.#queue.length > 0) {
       const effective = (w: Waiter) => w.rank - Math.floor((now - w.since) / this.settings.agingMs);
       this.#queue.sort((a, b) => effective(a) - effective(b) || a.seq - b.seq);
-      while (this.#queue.length > 0 && !this.#full()) {
-        const waiter = this.#queue[0];
+      const held: Waiter[] = [];
+      for (let i = 0; i < this.#queue.length && !this.#full(); ) {
+        if (held.some((w) => w.passedBy >= w.tokens)) break;
+        const waiter = this.#queue[i];
         const lease = this.#grant(waiter.tokens, waiter.exclude, now);
-        if (!lease) {
-          const at = this.#readyAt(waiter, now);
-          if (at > now && Number.isFinite(at)) wakeAt = at;
+        if (lease) {
+          this.#queue.splice(i, 1);
+          for (const w of held) w.passedBy += waiter.tokens;
+          waiter.cleanup();
+          waiter.resolve(lease);
+          continue;
+        }
+        const at = this.#readyAt(waiter, now);
+        if (at > now && Number.isFinite(at)) wakeAt = Math.min(wakeAt, at);
+        if (!this.#anyKeyFree(now)) {
+          // Nothing is free for anyone: wake when the first key is back, for whoever fits then.
+          for (const k of this.keys) {
+            const back = k.availableAt(1, now);
+            if (back > now && Number.isFinite(back)) wakeAt = Math.min(wakeAt, back);
+          }
           break;
         }
-        this.#queue.shift();
-        waiter.cleanup();
-        waiter.resolve(lease);
+        held.push(waiter);
+        i++;
       }
     }
     this.#arm(wakeAt, now);

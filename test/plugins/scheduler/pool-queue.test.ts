@@ -1,6 +1,7 @@
 /**
  * How a provider pool's queue moves: on events (a slot released, a cooldown ending, an operator's
- * change), never by polling; a client that already left is not queued.
+ * change), never by polling; a client that already left is not queued; a request held back by its
+ * own size does not block smaller ones behind it, for a bounded while.
  */
 import { setImmediate as turn } from 'node:timers/promises';
 import t from 'tap';
@@ -76,4 +77,50 @@ t.test('a request whose client already left takes neither a slot nor a place in 
   t.equal(pool.queued, 0);
   first.release(10);
   t.equal(pool.inflight, 0, 'the freed slot went to nobody');
+});
+
+t.test('smaller requests pass one held back by its size, until they took as many tokens as it needs', async (t) => {
+  const pool = new ProviderPool('p', [{ id: 'key_a', key: 'a' }], settings());
+  const key = pool.keys[0];
+  const resetAt = Date.now() + 60_000;
+  // The provider says 300 tokens are left this minute.
+  key.learn({ remainingTokens: 300, tokensResetAt: resetAt });
+  const admitted: string[] = [];
+  const ask = (label: string, tokens: number) => pool.acquire('normal', tokens, never, undefined).then((lease) => (admitted.push(label), lease));
+  const all = [ask('large', 500), ...Array.from({ length: 6 }, (_, i) => ask(`small-${i + 1}`, 100))];
+  await settle();
+  t.same(admitted, ['small-1', 'small-2', 'small-3'], 'the small ones use the headroom the large one cannot');
+
+  key.learn({ remainingTokens: 400, tokensResetAt: resetAt });
+  pool.poke();
+  await settle();
+  t.same(admitted.slice(3), ['small-4', 'small-5'], 'two more: together the five took the 500 tokens the large one needs');
+  t.equal(pool.queued, 2, 'small-6 waits behind the large one although 200 tokens are left');
+
+  key.learn({ remainingTokens: 500, tokensResetAt: resetAt });
+  pool.poke();
+  await settle();
+  t.same(admitted.slice(5), ['large'], 'the large one goes next');
+  key.learn({ remainingTokens: 100, tokensResetAt: resetAt });
+  pool.poke();
+  await settle();
+  t.same(admitted.slice(6), ['small-6']);
+  for (const lease of await Promise.all(all)) lease.release(undefined);
+});
+
+t.test('nobody passes a request held back by what holds everyone back (the provider at its concurrency)', async (t) => {
+  const pool = new ProviderPool('p', [{ id: 'key_a', key: 'a' }], settings({ concurrency: 1 }));
+  const first = await pool.acquire('normal', 10, never, undefined);
+  const admitted: string[] = [];
+  const leases: Lease[] = [];
+  const ask = (label: string, tokens: number) => pool.acquire('normal', tokens, never, undefined).then((lease) => (admitted.push(label), leases.push(lease)));
+  void ask('large', 5000);
+  void ask('small', 10);
+  first.release(10);
+  await settle();
+  t.same(admitted, ['large'], 'first come, first served');
+  leases[0].release(10);
+  await settle();
+  t.same(admitted, ['large', 'small']);
+  leases[1].release(10);
 });
