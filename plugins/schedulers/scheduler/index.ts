@@ -19,9 +19,10 @@
  * across reloads; `GET /admin/state` shows it; the admin endpoints below change it at runtime.
  */
 import { channel } from 'node:diagnostics_channel';
-import { channels, definePlugin, fingerprint, registerSecret, isRouterError, parseDuration, priorityClasses, routerError, type Credential, type MiddlewareInstance, type PluginRoute, type ProviderCatalog, type PriorityClass, type ProviderResponse, type RequestContext, type StreamEvent, type Usage } from 'router-kernel';
+import { channels, definePlugin, fingerprint, registerSecret, parseDuration, priorityClasses, routerError, type Credential, type MiddlewareInstance, type PluginRoute, type ProviderCatalog, type PriorityClass, type ProviderResponse, type RequestContext, type StreamEvent, type Usage } from 'router-kernel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProviderPool, type Lease, type PoolSettings, type Strategy } from './provider-pool.ts';
+import { keyVerdict } from './key-verdict.ts';
 import { headroomOf } from './rate-limit-headers.ts';
 
 type Duration = number | string;
@@ -205,22 +206,22 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
             lease.release(undefined);
             // Only this provider's own answer says anything about this key (the kernel may have
             // fallen back to another provider's target without this scheduler).
-            const upstream = isRouterError(err) && err.details.provider === route.provider ? err.upstream : undefined;
-            if (!lease.key || !upstream || ctx.signal.aborted || switches >= 2 * pool.keys.length + 2) throw err;
-            if (upstream.status === 429) {
+            const verdict = keyVerdict(err, route.provider);
+            if (!lease.key || !verdict || ctx.signal.aborted || switches >= 2 * pool.keys.length + 2) throw err;
+            if (verdict.kind === 'rate-limited') {
               // That key rests until the provider's reset; the request tries another (or waits).
-              lease.key.coolDown(headroomOf(upstream.headers), cooldownMs);
+              lease.key.coolDown(verdict.headroom, cooldownMs);
               scope.log.warn({ provider: route.provider, key: lease.key.id }, 'key rate-limited by the provider; cooling down and moving on');
               pool.poke();
               continue;
             }
-            if (upstream.status === 401 || upstream.status === 402 || upstream.status === 403) {
-              lease.key.quarantine(`provider answered ${upstream.status}`);
+            if (verdict.kind === 'refused') {
+              lease.key.quarantine(verdict.reason);
               refused.add(lease.key.id);
-              scope.log.error({ provider: route.provider, key: lease.key.id, status: upstream.status }, 'provider refused a key; quarantined until an operator enables it');
+              scope.log.error({ provider: route.provider, key: lease.key.id, reason: verdict.reason }, 'provider refused a key; quarantined until an operator enables it');
               continue;
             }
-            lease.key.learn(headroomOf(upstream.headers));
+            lease.key.learn(verdict.headroom);
             throw err;
           } finally {
             ctx.credential = undefined;
