@@ -336,6 +336,13 @@ interface InstanceHooks {
  */
 export interface MiddlewareInstance extends InstanceHooks {
   handle?: Handler;
+  /**
+   * The scheduling class this instance gives a request in `handle` (a scheduler's rules: a header,
+   * the route's reason), computed without setting anything, so that plugins earlier in the pipeline
+   * can know it (`priorityOf(ctx)`, exported by `router-kernel`). Called per request, possibly several times: keep it pure and
+   * cheap. Undefined: no opinion. Throwing fails the request that asked.
+   */
+  classify?(ctx: RequestContext): PriorityClass | undefined;
 }
 
 /** A terminal adapter to one upstream API. */

@@ -19,7 +19,7 @@
  * `off` opts out.
  */
 import { createHash } from 'node:crypto';
-import { definePlugin, type MiddlewareInstance, type ProviderResponse, type RequestContext, type Route, type StreamEvent } from 'router-kernel';
+import { definePlugin, priorityOf, type MiddlewareInstance, type ProviderResponse, type RequestContext, type Route, type StreamEvent } from 'router-kernel';
 import { Broadcast } from './broadcast.ts';
 
 interface CoalesceOptions {
@@ -179,8 +179,9 @@ const forwarded = ['anthropic-beta', 'anthropic-version', 'openai-beta'];
 
 function keyOf(ctx: RequestContext): string {
   const hash = createHash('sha1');
-  // The priority class too: an urgent request must not wait behind a batch one it happens to match.
-  hash.update(`${ctx.dialect}\n${ctx.endpoint}\n${ctx.route!.provider}/${ctx.route!.model}\n${ctx.priority}\n`);
+  // The priority class too, as the scheduler later in the pipeline will set it (not yet set here):
+  // an urgent request must not wait behind a batch one it happens to match.
+  hash.update(`${ctx.dialect}\n${ctx.endpoint}\n${ctx.route!.provider}/${ctx.route!.model}\n${priorityOf(ctx)}\n`);
   for (const name of forwarded) {
     const value = ctx.raw.headers[name];
     if (value !== undefined) hash.update(`${name}: ${Array.isArray(value) ? value.join(',') : value}\n`);

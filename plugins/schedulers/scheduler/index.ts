@@ -185,10 +185,13 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
         return out;
       },
 
+      // The same answer handle() acts on, for plugins before this one (coalescing keys on it).
+      classify: (ctx) => (ctx.route ? classOf(ctx) : undefined),
+
       async handle(ctx, next) {
         const route = ctx.route;
         if (!route) return next();
-        classify(ctx);
+        ctx.priority = classOf(ctx);
         const pool = poolFor(route.provider, ctx.catalog);
         const estimate = estimateTokens(ctx);
         const refused = new Set<string>();
@@ -236,14 +239,13 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
       },
     };
 
-    function classify(ctx: RequestContext): void {
+    /** The request's class: the one its header names, else its route's reason's, else as it is. */
+    function classOf(ctx: RequestContext): PriorityClass {
       const asked = ctx.raw.headers[options.priority.header];
       const value = Array.isArray(asked) ? asked[0] : asked;
-      if (value && (priorityClasses as readonly string[]).includes(value)) ctx.priority = value as PriorityClass;
-      else if (ctx.priority === 'normal' && ctx.route) {
-        const byReason = options.priority.by_reason[ctx.route.reason];
-        if (byReason) ctx.priority = byReason;
-      }
+      if (value && (priorityClasses as readonly string[]).includes(value)) return value as PriorityClass;
+      if (ctx.priority === 'normal' && ctx.route) return options.priority.by_reason[ctx.route.reason] ?? ctx.priority;
+      return ctx.priority;
     }
 
     async function adminKeys(req: IncomingMessage, res: ServerResponse): Promise<void> {

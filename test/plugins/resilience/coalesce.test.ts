@@ -121,3 +121,37 @@ t.test('requests differing in a forwarded header or in priority are not shared',
   t.equal(upstream.requests.length, 2, 'a beta flag changes the answer: two calls');
   t.equal(upstream.requests[1].headers['anthropic-beta'] ?? upstream.requests[0].headers['anthropic-beta'], 'context-1m-2025-08-07');
 });
+
+t.test('a critical request never joins a queued batch one, though the scheduler classifies them after coalescing', async (t) => {
+  const upstream = await faultUpstream({ latencyMs: 200 });
+  t.teardown(() => upstream.close());
+  const { url } = await startTestRouter(
+    t,
+    `
+server: { admin_key: admin-0123456789 }
+providers:
+  up: { use: openai, base_url: ${upstream.url}/v1, api_key: k, models: [m] }
+pipeline:
+  - use: router
+    with: { default: up/m }
+  - use: coalesce
+  - use: scheduler
+    with: { concurrency: 1 }
+`,
+  );
+  const ask = (content: string, priority?: string) =>
+    chat(url, { temperature: 0, messages: [{ role: 'user', content }] }, priority ? { 'x-router-priority': priority } : {}).then(async (res) => ({ coalesced: res.headers['x-router-coalesced'], text: await res.body.text() }));
+  const queued = async (cls: string) => {
+    const state = (await (await request(`${url}/admin/state`, { headers: { 'x-api-key': 'admin-0123456789' } })).body.json()) as any;
+    return state.plugins.find((p: any) => p.plugin === 'scheduler.scheduler').state.up.queued[cls] as number;
+  };
+  const occupy = ask('occupy');
+  await waitFor(() => upstream.requests.length === 1, 3000, 'the first request upstream');
+  const batch = ask('same question', 'batch');
+  await waitFor(async () => (await queued('batch')) === 1, 3000, 'the batch request queued');
+  const critical = await ask('same question', 'critical');
+  t.equal(critical.coalesced, 'leader', 'the critical request is its own call');
+  t.equal((await batch).coalesced, 'leader');
+  await occupy;
+  t.same(upstream.requests.map((r) => r.json.messages[0].content), ['occupy', 'same question', 'same question'], 'two calls for the two classes');
+});
