@@ -12,11 +12,12 @@ import { fixtureText } from './fixtures.ts';
 import { mockUpstream, type MockUpstream, type RecordedRequest } from './mock-upstream.ts';
 
 /**
- * A scripted answer: an error status (with a recorded `body` in place of the generic one), a 200
+ * A scripted answer: an error status (with a recorded `body` in place of the generic one, after
+ * `delayMs` for a slow failure), a 200
  * event stream whose body is given (`stream`: say, one whose first event is an error), a reset,
  * a hang, or a delay before the normal answer.
  */
-export type Fault = { status: number; retryAfter?: number; body?: string } | { stream: string } | 'reset' | 'hang' | { delayMs: number };
+export type Fault = { status: number; retryAfter?: number; body?: string; delayMs?: number } | { stream: string } | 'reset' | 'hang' | { delayMs: number };
 
 export interface FaultOptions {
   dialect?: 'openai' | 'anthropic';
@@ -90,6 +91,7 @@ export async function faultUpstream(options: FaultOptions = {}): Promise<FaultUp
       return 'handled'; // never answers; the router's timeout must act
     }
     if (fault && typeof fault === 'object' && 'status' in fault) {
+      if (fault.delayMs) await sleep(fault.delayMs);
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
       return answer(fault.status, headers, fault.body ?? errorBody(dialect, fault.status, options.echoKey ? key : undefined));
