@@ -98,10 +98,11 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
     /** The live configuration's providers (set when a generation holding this instance goes live). */
     let live: ProviderCatalog = scope.catalog;
     const ended = channel(channels.requestEnd);
-    // A backstop: an answer that was never read to its end (a later plugin threw it away) still
-    // gives its slot back when the request ends.
+    // A backstop: an answer nobody began to read (a later plugin threw it away) still gives its
+    // slot back when the request ends. One being read keeps it until the reading ends: a coalesced
+    // answer is read on for other clients after the request that asked for it has ended.
     const onEnd = (message: unknown) => {
-      for (const lease of ((message as { ctx: RequestContext }).ctx.state.get(leaseKey) as Lease[] | undefined) ?? []) lease.release(undefined);
+      for (const lease of ((message as { ctx: RequestContext }).ctx.state.get(leaseKey) as Lease[] | undefined) ?? []) if (!reading.has(lease)) lease.release(undefined);
     };
 
     /** The provider's concurrency as router.yaml sets it (an operator's override aside). */
@@ -287,6 +288,8 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
 });
 
 const leaseKey = Symbol.for('router-kernel.scheduler.leases');
+/** Leases whose answer is being read: they are released when the reading ends, however it ends. */
+const reading = new WeakSet<Lease>();
 
 function leasesOf(ctx: RequestContext): Lease[] {
   let leases = ctx.state.get(leaseKey) as Lease[] | undefined;
@@ -321,6 +324,7 @@ function releasing(response: ProviderResponse, lease: Lease): ProviderResponse {
     return {
       ...response,
       body: (async function* () {
+        reading.add(lease);
         try {
           yield* body;
         } finally {
@@ -335,6 +339,7 @@ function releasing(response: ProviderResponse, lease: Lease): ProviderResponse {
     ...response,
     events: (async function* (): AsyncGenerator<StreamEvent> {
       let usage: Usage | undefined;
+      reading.add(lease);
       try {
         for await (const event of events) {
           if (event.type === 'finish') usage = event.usage;
