@@ -255,6 +255,12 @@ export interface LiveGeneration {
    * any key at all.
    */
   clientAuth: boolean;
+  /**
+   * The generation this one replaced, now draining: requests pinned to it (`ctx.catalog` is its
+   * catalog) that are still running at `drainDeadline` (epoch ms, `server.drain_timeout` from now)
+   * will be aborted with RK_DRAIN_TIMEOUT. Undefined for the first generation.
+   */
+  replaced?: { catalog: ProviderCatalog; drainDeadline: number };
 }
 
 export interface PluginStateReport {

@@ -74,7 +74,7 @@ export class Supervisor {
       const next = await compileGeneration(loaded, old, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
       this.#current = next;
       // Only now may plugins apply the new settings to state the old generation shares.
-      await next.activate(this.log);
+      await next.activate(this.log, old);
       const durationMs = Math.round(performance.now() - started);
       this.log.info({ generation: next.id, reason, durationMs, providers: [...next.providers.keys()] }, `config reloaded (generation ${next.id})`);
       if (reloadChannel.hasSubscribers) reloadChannel.publish({ generation: next.id, ok: true, durationMs });

@@ -96,12 +96,14 @@ export class Generation {
   }
 
   /**
-   * Tells every instance that this generation is live (right after the swap), in creation order.
+   * Tells every instance that this generation is live (right after the swap, `replaced` about to
+   * drain), in creation order.
    * The synchronous part of every hook runs before this returns, so before any request reaches the
    * generation; failures are logged, since the swap cannot be undone.
    */
-  activate(log: Logger): Promise<void> {
+  activate(log: Logger, replaced?: Generation): Promise<void> {
     const live: LiveGeneration = { id: this.id, catalog: this.catalog, clientAuth: this.settings.authKeys.length > 0 };
+    if (replaced) live.replaced = { catalog: replaced.catalog, drainDeadline: Date.now() + replaced.settings.drainTimeout };
     const pending: Array<Promise<void>> = [];
     const failed = (slot: Slot) => (err: unknown) => log.error({ err, plugin: slot.definition.id, at: slot.key }, 'plugin activate failed; the generation stays live');
     for (const slot of this.slots) {

@@ -94,6 +94,8 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
   create(options, scope) {
     const pools = scope.shared<Pools>('scheduler.scheduler:pools', () => new Map(), () => {});
     const overrides = scope.shared('scheduler.scheduler:overrides', () => new Map<string, Override>(), () => {});
+    /** Generations being drained (by catalog) → when their queued requests must have been answered. */
+    const retiring = scope.shared('scheduler.scheduler:retiring', () => new WeakMap<ProviderCatalog, number>(), () => {});
     const cooldownMs = parseDuration(options.cooldown);
     /** The live configuration's providers (set when a generation holding this instance goes live). */
     let live: ProviderCatalog = scope.catalog;
@@ -163,6 +165,13 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
           if (pool) pool.reconfigure(live.credentials(provider), settingsFor(provider));
           else poolFor(provider, live);
         }
+        // Requests queued on the replaced configuration stay queued (under the new settings), but
+        // its drain deadline will cut them off: answer them, with retry-after, a moment before.
+        if (generation.replaced) {
+          const until = Math.max(Date.now(), generation.replaced.drainDeadline - drainMargin);
+          retiring.set(generation.replaced.catalog, until);
+          for (const pool of pools.values()) pool.shorten(generation.replaced.catalog, until);
+        }
       },
 
       cleanup() {
@@ -198,10 +207,10 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
         const refused = new Set<string>();
         // One wait for the whole request, however many keys it tries: a provider answering 429
         // again and again must not start the clock over each time.
-        const deadline = Math.min(ctx.deadline ?? Infinity, Date.now() + pool.settings.maxWaitMs[ctx.priority]);
+        const deadline = Math.min(ctx.deadline ?? Infinity, Date.now() + pool.settings.maxWaitMs[ctx.priority], retiring.get(ctx.catalog) ?? Infinity);
         const leases = leasesOf(ctx);
         for (let switches = 0; ; switches++) {
-          const lease = await pool.acquire(ctx.priority, estimate, ctx.signal, deadline, refused);
+          const lease = await pool.acquire(ctx.priority, estimate, ctx.signal, deadline, refused, ctx.catalog);
           leases.push(lease);
           ctx.credential = lease.key?.credential;
           try {
@@ -288,6 +297,8 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
 });
 
 const leaseKey = Symbol.for('router-kernel.scheduler.leases');
+/** How long before a drain deadline the requests queued on that generation are answered. */
+const drainMargin = 1000;
 /** Leases whose answer is being read: they are released when the reading ends, however it ends. */
 const reading = new WeakSet<Lease>();
 

@@ -37,6 +37,8 @@ interface Waiter {
   /** Tokens of the requests admitted ahead of this one while it could not be (see #dispatch). */
   passedBy: number;
   exclude: ReadonlySet<string>;
+  /** Whatever the caller tagged it with (the scheduler: the request's generation, by its catalog). */
+  origin: object | undefined;
   resolve(lease: Lease): void;
   reject(err: unknown): void;
   timer: NodeJS.Timeout;
@@ -107,7 +109,7 @@ export class ProviderPool {
   }
 
   /** Waits for a key (or, for a provider without keys, a slot); rejects past the deadline. */
-  acquire(priority: PriorityClass, tokens: number, signal: AbortSignal, deadline: number | undefined, exclude: ReadonlySet<string> = new Set()): Promise<Lease> {
+  acquire(priority: PriorityClass, tokens: number, signal: AbortSignal, deadline: number | undefined, exclude: ReadonlySet<string> = new Set(), origin?: object): Promise<Lease> {
     // A client that left before it got here takes no slot and no place in the queue.
     if (signal.aborted) return Promise.reject(signal.reason);
     const now = Date.now();
@@ -135,6 +137,7 @@ export class ProviderPool {
         deadline: until,
         passedBy: 0,
         exclude,
+        origin,
         resolve,
         reject,
         timer: setTimeout(() => this.#expire(waiter), Math.max(0, until - now)).unref(),
@@ -151,6 +154,20 @@ export class ProviderPool {
       this.#queue.push(waiter);
       this.#dispatch();
     });
+  }
+
+  /**
+   * Brings the deadline of every waiter tagged `origin` forward to `until` (if later): it is then
+   * answered like any request that waited too long (429/503 with retry-after).
+   */
+  shorten(origin: object, until: number): void {
+    const now = Date.now();
+    for (const waiter of this.#queue) {
+      if (waiter.origin !== origin || waiter.deadline <= until) continue;
+      waiter.deadline = until;
+      clearTimeout(waiter.timer);
+      waiter.timer = setTimeout(() => this.#expire(waiter), Math.max(0, until - now)).unref();
+    }
   }
 
   /** Called when something may have freed capacity (a cooldown set or ended, an admin change). */
