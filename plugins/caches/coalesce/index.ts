@@ -201,7 +201,8 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 function eligible(ctx: RequestContext, options: CoalesceOptions): boolean {
-  const asked = ctx.raw.headers[options.header];
+  // Node gives incoming header names in lower case; YAML may spell them any way.
+  const asked = ctx.raw.headers[options.header.toLowerCase()];
   const value = (Array.isArray(asked) ? asked[0] : asked)?.toLowerCase();
   if (value === 'off' || value === 'false' || value === '0') return false;
   if (value === 'on' || value === 'true' || value === '1') return true;

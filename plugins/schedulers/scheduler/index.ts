@@ -40,7 +40,7 @@ interface SchedulerOptions extends ProviderOptions {
   max_wait: Record<PriorityClass, Duration>;
   aging: Duration;
   cooldown: Duration;
-  priority: { header: string; by_reason: Record<string, PriorityClass> };
+  priority: { header: string; header_max: PriorityClass; by_reason: Record<string, PriorityClass> };
   providers: Record<string, ProviderOptions>;
 }
 
@@ -84,7 +84,8 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
         additionalProperties: false,
         default: {},
         properties: {
-          header: { type: 'string', default: 'x-router-priority', description: 'request header naming the class' },
+          header: { type: 'string', default: 'x-router-priority', description: 'request header naming the class (any letter case)' },
+          header_max: { enum: priorityClasses, default: 'high', description: 'the highest class a request may claim by header (any client can send it); higher claims get this one' },
           by_reason: { type: 'object', additionalProperties: { enum: priorityClasses }, default: { background: 'low' }, description: 'route reason → class' },
         },
       },
@@ -97,6 +98,9 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
     /** Generations being drained (by catalog) → when their queued requests must have been answered. */
     const retiring = scope.shared('scheduler.scheduler:retiring', () => new WeakMap<ProviderCatalog, number>(), () => {});
     const cooldownMs = parseDuration(options.cooldown);
+    // Node gives incoming header names in lower case; YAML may spell them any way.
+    const priorityHeader = options.priority.header.toLowerCase();
+    const headerMax = priorityClasses.indexOf(options.priority.header_max);
     /** The live configuration's providers (set when a generation holding this instance goes live). */
     let live: ProviderCatalog = scope.catalog;
     const ended = channel(channels.requestEnd);
@@ -249,11 +253,14 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
       },
     };
 
-    /** The request's class: the one its header names, else its route's reason's, else as it is. */
+    /**
+     * The request's class: the one its header names (at most `header_max`: anyone can send the
+     * header), else its route's reason's, else as it is.
+     */
     function classOf(ctx: RequestContext): PriorityClass {
-      const asked = ctx.raw.headers[options.priority.header];
-      const value = Array.isArray(asked) ? asked[0] : asked;
-      if (value && (priorityClasses as readonly string[]).includes(value)) return value as PriorityClass;
+      const asked = ctx.raw.headers[priorityHeader];
+      const claimed = priorityClasses.indexOf((Array.isArray(asked) ? asked[0] : asked)?.trim().toLowerCase() as PriorityClass);
+      if (claimed !== -1) return priorityClasses[Math.max(claimed, headerMax)];
       if (ctx.priority === 'normal' && ctx.route) return options.priority.by_reason[ctx.route.reason] ?? ctx.priority;
       return ctx.priority;
     }
@@ -266,6 +273,9 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
       if (!key) throw routerError('RK_BAD_REQUEST', { reason: `key: must be a key id of ${pool.provider} (${pool.keys.map((k) => k.id).join(', ')})` });
       if (body.action === 'rotate') {
         if (typeof body.new_key !== 'string' || body.new_key === '') throw routerError('RK_BAD_REQUEST', { reason: 'new_key: the key to put in its place' });
+        // Shorter strings are not scrubbed from text (they would match too much): such a key could
+        // leak through an upstream error that quotes it. No real API key is that short.
+        if (body.new_key.length < minSecretLength) throw routerError('RK_BAD_REQUEST', { reason: `new_key: an API key of at least ${minSecretLength} characters` });
         // Scrubbed from upstream errors and logs like the keys in router.yaml.
         registerSecret(body.new_key);
         const fresh = { id: fingerprint(body.new_key), key: body.new_key, ...(body.name ? { name: body.name } : {}) };
@@ -297,6 +307,8 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
 });
 
 const leaseKey = Symbol.for('router-kernel.scheduler.leases');
+/** The shortest secret the kernel scrubs from logs and upstream errors (registerSecret ignores shorter). */
+const minSecretLength = 8;
 /** How long before a drain deadline the requests queued on that generation are answered. */
 const drainMargin = 1000;
 /** Leases whose answer is being read: they are released when the reading ends, however it ends. */

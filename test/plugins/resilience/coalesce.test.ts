@@ -315,3 +315,23 @@ pipeline:
   t.match(await other.body.text(), /data: \[DONE\]\n\n$/);
   t.equal(upstream.maxInflight, 1, 'sequential mode held: the other request waited for the shared call to end');
 });
+
+t.test('the opt-in header is read whatever letter case router.yaml spells it in', async (t) => {
+  const upstream = await faultUpstream({ latencyMs: 150 });
+  t.teardown(() => upstream.close());
+  const { url } = await startTestRouter(
+    t,
+    `
+providers:
+  up: { use: openai, base_url: ${upstream.url}/v1, api_key: k, models: [m] }
+pipeline:
+  - use: router
+    with: { default: up/m }
+  - use: coalesce
+    with: { mode: header, header: X-Share-This }
+`,
+  );
+  const both = await Promise.all([chat(url, { temperature: 0.7 }, { 'x-share-this': 'on' }), chat(url, { temperature: 0.7 }, { 'X-SHARE-THIS': 'on' })]);
+  for (const r of both) await r.body.dump();
+  t.equal(upstream.requests.length, 1, 'both opted in: one call');
+});

@@ -230,3 +230,12 @@ pipeline:
   t.match(JSON.stringify(answer.json), /\[redacted\]/, 'the quoted key is replaced');
   t.notMatch(JSON.stringify(answer.json) + logText(), /sk-rotated-SECRET-2222/);
 });
+
+t.test('a key too short to be scrubbed from text cannot be rotated in', async (t) => {
+  const { url } = await setup(t, {}, '[k-long-enough]');
+  await chat(url);
+  const keys = (await adminState(url)).plugins.find((p: any) => p.plugin === 'scheduler.scheduler').state.up.keys;
+  const res = await request(`${url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}` }, body: JSON.stringify({ provider: 'up', key: keys[0].id, action: 'rotate', new_key: 'short' }) });
+  t.equal(res.statusCode, 400);
+  t.match(await res.body.json(), { error: { message: /at least 8 characters/ } });
+});
