@@ -13,10 +13,11 @@
  *     },
  *   });
  *
- * Lifecycle of one instance (Caddy's, in YAML order): create → provision → validate → handle…
- * → cleanup. A reload builds a whole new generation beside the live one; an instance whose plugin
- * and options did not change is carried over as is (its pools and counters stay warm), others are
- * created fresh and may adopt their predecessor's state through `scope.inherited`.
+ * Lifecycle of one instance (Caddy's, in YAML order): create → provision → validate → (the swap)
+ * activate → handle… → cleanup. A reload builds a whole new generation beside the live one; an
+ * instance whose plugin and options did not change is carried over as is (its pools and counters
+ * stay warm), others are created fresh and may adopt their predecessor's state through
+ * `scope.inherited`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -242,6 +243,26 @@ export interface PluginScope {
   pluginStates(): PluginStateReport[];
 }
 
+/** A generation that has just gone live, as `activate` is told of it. */
+export interface LiveGeneration {
+  /** 1 for the first configuration, one more for each successful reload. */
+  id: number;
+  /** Its providers and their keys. */
+  catalog: ProviderCatalog;
+  /**
+   * Whether `server.auth.keys` is set: the kernel then refuses requests without one of those keys,
+   * so the key a request presents (`clientKey`) names a real client. Without it, anyone may send
+   * any key at all.
+   */
+  clientAuth: boolean;
+  /**
+   * The generation this one replaced, now draining: requests pinned to it (`ctx.catalog` is its
+   * catalog) that are still running at `drainDeadline` (epoch ms, `server.drain_timeout` from now)
+   * will be aborted with RK_DRAIN_TIMEOUT. Undefined for the first generation.
+   */
+  replaced?: { catalog: ProviderCatalog; drainDeadline: number };
+}
+
 export interface PluginStateReport {
   /** The instance name (pipeline `name`, or its `use`). */
   name: string;
@@ -294,6 +315,17 @@ interface InstanceHooks {
    * this instance keeps serving.
    */
   handover?(): unknown;
+  /**
+   * The generation holding this instance has gone live: called after the kernel swapped it in, on
+   * every instance of that generation in YAML order, reused ones too (once per generation they
+   * serve). Never called for a configuration that was rejected. This is where new settings are
+   * applied to state shared with the generation being replaced (key pools, limits, queues):
+   * `provision` and `validate` run while the configuration may still be rejected (by this plugin or
+   * any other), so they must leave shared live state alone. A synchronous `activate` completes
+   * before the generation's first request; an async one must accept requests arriving before it
+   * settles. It should not fail: what it throws is logged and the generation stays live.
+   */
+  activate?(generation: LiveGeneration): void | Promise<void>;
   /** Release resources. Runs once, after the generation drained or after a failed provisioning. */
   cleanup?(): void | Promise<void>;
   /**
@@ -310,6 +342,13 @@ interface InstanceHooks {
  */
 export interface MiddlewareInstance extends InstanceHooks {
   handle?: Handler;
+  /**
+   * The scheduling class this instance gives a request in `handle` (a scheduler's rules: a header,
+   * the route's reason), computed without setting anything, so that plugins earlier in the pipeline
+   * can know it (`priorityOf(ctx)`, exported by `router-kernel`). Called per request, possibly several times: keep it pure and
+   * cheap. Undefined: no opinion. Throwing fails the request that asked.
+   */
+  classify?(ctx: RequestContext): PriorityClass | undefined;
 }
 
 /** A terminal adapter to one upstream API. */

@@ -38,4 +38,5 @@ export { defineRouter, type CustomRouter, type CustomRouterContext, type RouteCh
 export { fingerprint } from './generation/catalog.ts';
 export { classifyFailure, transientStatuses, type Failure, type FailureKind } from './upstream/failure.ts';
 export { clientKey } from './http/auth.ts';
+export { priorityOf } from './generation/priority.ts';
 export { registerSecret } from './upstream/upstream-error.ts';

@@ -1,6 +1,7 @@
 /**
  * Owns the live generation and replaces it. A reload compiles the new generation completely
- * beside the live one; only if that succeeds is the one reference swapped. The old generation then
+ * beside the live one; only if that succeeds is the one reference swapped, and then its plugins are
+ * told it is live (`activate`: where shared state takes new settings). The old generation then
  * drains and is cleaned up in the background. Reloads run one at a time; requests for a reload
  * that arrive meanwhile collapse into one more run, which reads the newest file contents.
  */
@@ -45,8 +46,10 @@ export class Supervisor {
   /** Compiles the first generation; throws ConfigError when the file is not usable. */
   async start(preloaded?: LoadedConfig): Promise<Generation> {
     const loaded = preloaded ?? (await readConfig(this.configFile, this.env));
-    this.#current = await compileGeneration(loaded, undefined, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
-    return this.#current;
+    const first = await compileGeneration(loaded, undefined, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
+    this.#current = first;
+    await first.activate(this.log);
+    return first;
   }
 
   /** Reloads from the file. Never throws: a failure leaves the live generation serving. */
@@ -70,6 +73,8 @@ export class Supervisor {
       const loaded = await readConfig(this.configFile, this.env);
       const next = await compileGeneration(loaded, old, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
       this.#current = next;
+      // Only now may plugins apply the new settings to state the old generation shares.
+      await next.activate(this.log, old);
       const durationMs = Math.round(performance.now() - started);
       this.log.info({ generation: next.id, reason, durationMs, providers: [...next.providers.keys()] }, `config reloaded (generation ${next.id})`);
       if (reloadChannel.hasSubscribers) reloadChannel.publish({ generation: next.id, ok: true, durationMs });

@@ -18,6 +18,7 @@ import { PluginResolveError, resolvePlugin } from '../plugins/resolve.ts';
 import type { SharedResources } from './shared-resources.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import { createTerminal } from './terminal.ts';
+import { recordClassifiers } from './priority.ts';
 
 /** Paths the kernel answers itself; plugins cannot take them over. */
 const kernelPaths = new Set(['/', '/health', '/v1/messages', '/v1/messages/count_tokens', '/v1/chat/completions', '/v1/models', '/admin/state']);
@@ -173,6 +174,7 @@ export async function compileGeneration(loaded: LoadedConfig, previous: Generati
     throw new ConfigError(clashes);
   }
   const chain = compose(links, createTerminal(providers, catalog));
+  recordClassifiers(catalog, slots);
   const files = [...new Set(specs.flatMap((s) => s.files))];
   return new Generation(env.id, loaded, serverSettings(loaded), slots, providers, catalog, chain, files, env.tokens, routes);
 }

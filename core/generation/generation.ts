@@ -5,7 +5,7 @@
  * up to a deadline) and then cleans up its own slots in reverse order.
  */
 import type { TokenCounter } from '../tokens/token-counter.ts';
-import type { Logger, ModelEntry, PluginDefinition, PluginInstance, PluginRoute, PluginScope, ProviderCatalog, ProviderInstance } from '../contract.ts';
+import type { LiveGeneration, Logger, ModelEntry, PluginDefinition, PluginInstance, PluginRoute, PluginScope, ProviderCatalog, ProviderInstance } from '../contract.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { parseBytes, parseDuration } from '../config/units.ts';
 import type { Terminal } from '../compose.ts';
@@ -93,6 +93,28 @@ export class Generation {
     if (!this.#controllers.delete(controller)) return;
     this.inflight--;
     if (this.inflight === 0) this.#idle?.();
+  }
+
+  /**
+   * Tells every instance that this generation is live (right after the swap, `replaced` about to
+   * drain), in creation order.
+   * The synchronous part of every hook runs before this returns, so before any request reaches the
+   * generation; failures are logged, since the swap cannot be undone.
+   */
+  activate(log: Logger, replaced?: Generation): Promise<void> {
+    const live: LiveGeneration = { id: this.id, catalog: this.catalog, clientAuth: this.settings.authKeys.length > 0 };
+    if (replaced) live.replaced = { catalog: replaced.catalog, drainDeadline: Date.now() + replaced.settings.drainTimeout };
+    const pending: Array<Promise<void>> = [];
+    const failed = (slot: Slot) => (err: unknown) => log.error({ err, plugin: slot.definition.id, at: slot.key }, 'plugin activate failed; the generation stays live');
+    for (const slot of this.slots) {
+      try {
+        const result = slot.instance.activate?.(live);
+        if (result) pending.push(Promise.resolve(result).catch(failed(slot)));
+      } catch (err) {
+        failed(slot)(err);
+      }
+    }
+    return Promise.all(pending).then(() => undefined);
   }
 
   /** Resolves when every pinned request has finished, aborting stragglers at the deadline. */

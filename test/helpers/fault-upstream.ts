@@ -1,7 +1,9 @@
 /**
  * A fault-injecting provider on 127.0.0.1, OpenAI- or Anthropic-compatible: per-key rate limits
  * with real-looking headers (`x-ratelimit-*` or `anthropic-ratelimit-*`, `retry-after` on 429), keys
- * it refuses (401/403), and scripted faults (5xx, 529, connection resets, hangs, slow streams).
+ * it refuses (401/403, or with a recorded body such as Gemini's 400 API_KEY_INVALID), and scripted
+ * faults (5xx, 529, recorded error bodies, error events in a 200 stream, connection resets, hangs,
+ * slow streams).
  * Records which key served each request, when, and how many were in flight at once.
  */
 import type { ServerResponse } from 'node:http';
@@ -9,12 +11,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fixtureText } from './fixtures.ts';
 import { mockUpstream, type MockUpstream, type RecordedRequest } from './mock-upstream.ts';
 
-export type Fault = { status: number; retryAfter?: number } | 'reset' | 'hang' | { delayMs: number };
+/**
+ * A scripted answer: an error status (with a recorded `body` in place of the generic one, after
+ * `delayMs` for a slow failure), a 200
+ * event stream whose body is given (`stream`: say, one whose first event is an error), a reset,
+ * a hang, or a delay before the normal answer.
+ */
+export type Fault = { status: number; retryAfter?: number; body?: string; delayMs?: number } | { stream: string } | 'reset' | 'hang' | { delayMs: number };
 
 export interface FaultOptions {
   dialect?: 'openai' | 'anthropic';
-  /** Per key: `limit` requests per `windowMs`, or a status it is refused with. */
-  keys?: Record<string, { limit: number; windowMs: number } | { refuse: 401 | 402 | 403 }>;
+  /** Per key: `limit` requests per `windowMs`, or a status it is refused with (and a recorded body). */
+  keys?: Record<string, { limit: number; windowMs: number } | { refuse: 400 | 401 | 402 | 403; body?: string }>;
   /** Faults served to the next requests, one each, in order (then normal answers). */
   faults?: Fault[];
   /** Pause before answering (every request), for queueing tests. */
@@ -83,15 +91,17 @@ export async function faultUpstream(options: FaultOptions = {}): Promise<FaultUp
       return 'handled'; // never answers; the router's timeout must act
     }
     if (fault && typeof fault === 'object' && 'status' in fault) {
+      if (fault.delayMs) await sleep(fault.delayMs);
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
-      return answer(fault.status, headers, errorBody(dialect, fault.status, options.echoKey ? key : undefined));
+      return answer(fault.status, headers, fault.body ?? errorBody(dialect, fault.status, options.echoKey ? key : undefined));
     }
+    if (fault && typeof fault === 'object' && 'stream' in fault) return answer(200, { 'content-type': 'text/event-stream' }, fault.stream);
     if (options.latencyMs) await sleep(options.latencyMs);
     if (fault && typeof fault === 'object' && 'delayMs' in fault) await sleep(fault.delayMs);
 
     const rule = options.keys?.[key];
-    if (rule && 'refuse' in rule) return answer(rule.refuse, { 'content-type': 'application/json' }, errorBody(dialect, rule.refuse));
+    if (rule && 'refuse' in rule) return answer(rule.refuse, { 'content-type': 'application/json' }, rule.body ?? errorBody(dialect, rule.refuse));
     const limits: Record<string, string> = {};
     if (rule && 'limit' in rule) {
       const list = (windows.get(key) ?? []).filter((t) => t > now - rule.windowMs);

@@ -32,19 +32,30 @@ export class Broadcast<T> {
     else this.#endListeners.push(listener);
   }
 
-  /** A reader of the whole answer, from its first item; `onLeave` runs once when it stops. */
-  subscribe(onLeave: () => void = () => {}): AsyncIterable<T> {
+  /**
+   * A reader of the whole answer, from its first item; `onLeave` runs once when it stops. When
+   * `signal` (its client) aborts, its reading fails with the signal's reason, so the one delivering
+   * it learns that its client left rather than seeing a clean end.
+   */
+  subscribe(onLeave: () => void = () => {}, signal?: AbortSignal): AsyncIterable<T> {
     let index = 0;
     let released = false;
+    const wake = () => this.#notify();
     const release = () => {
       if (released) return;
       released = true;
+      signal?.removeEventListener('abort', wake);
       onLeave();
     };
+    signal?.addEventListener('abort', wake, { once: true });
     return {
       [Symbol.asyncIterator]: () => ({
         next: async (): Promise<IteratorResult<T>> => {
           for (;;) {
+            if (signal?.aborted) {
+              release();
+              throw signal.reason;
+            }
             if (index < this.#items.length) return { value: this.#items[index++], done: false };
             if (this.#error) {
               release();

@@ -19,7 +19,7 @@
  * `off` opts out.
  */
 import { createHash } from 'node:crypto';
-import { definePlugin, type MiddlewareInstance, type ProviderResponse, type RequestContext, type Route, type StreamEvent } from 'router-kernel';
+import { definePlugin, priorityOf, routerError, type MiddlewareInstance, type ProviderResponse, type RequestContext, type Route, type StreamEvent } from 'router-kernel';
 import { Broadcast } from './broadcast.ts';
 
 interface CoalesceOptions {
@@ -29,24 +29,35 @@ interface CoalesceOptions {
 
 interface Shared {
   response: ProviderResponse;
-  /** Ends when the upstream answer has been read to its end (or failed). */
-  ended: Promise<void>;
   /** Runs `listener` as the answer ends, before readers are woken (at once if it has). */
   onEnd(listener: () => void): void;
-  /** The same answer for one more client, from the start; `onLeave` when that client stops reading. */
-  subscribe(onLeave: () => void): ProviderResponse;
+  /**
+   * The same answer for one more client, from the start; `onLeave` when that client stops reading.
+   * Its reading fails with the reason once `client` (its client's signal) aborts.
+   */
+  subscribe(onLeave: () => void, client: AbortSignal): ProviderResponse;
 }
 
-/** The clients waiting on one upstream call. */
+type Head = { shared: Shared; route: Route | undefined };
+
+/**
+ * The clients waiting on one upstream call. The flight is forgotten (`forget`: out of the map of
+ * flights) the moment it can no longer serve a newcomer: when it failed, when its answer ended, or
+ * when every client left before that (abandoned: the upstream call is aborted).
+ */
 class Flight {
   readonly #clients = new Set<object>();
   #settled = false;
-  #head: Promise<{ shared: Shared; route: Route | undefined }>;
-  #resolve!: (value: { shared: Shared; route: Route | undefined }) => void;
+  #head: Promise<Head>;
+  #resolve!: (value: Head) => void;
   #reject!: (err: unknown) => void;
   abandoned = false;
 
-  constructor(private readonly upstream: AbortController) {
+  constructor(
+    private readonly upstream: AbortController,
+    private readonly forget: () => void,
+    private readonly onAbandon: () => void,
+  ) {
     this.#head = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -54,7 +65,7 @@ class Flight {
     this.#head.catch(() => {});
   }
 
-  get head() {
+  get head(): Promise<Head> {
     return this.#head;
   }
 
@@ -69,9 +80,13 @@ class Flight {
     const leave = () => {
       signal.removeEventListener('abort', leave);
       if (!this.#clients.delete(token)) return;
-      // The last client gone before the answer ended: nobody wants it any more.
+      // The last client gone before the answer ended: nobody wants it any more, and nobody new may
+      // join a call that is being aborted.
       if (this.#clients.size === 0 && !this.#settled) {
+        this.#settled = true;
         this.abandoned = true;
+        this.forget();
+        this.onAbandon();
         this.upstream.abort(new Error('every client waiting for this answer has gone'));
       }
     };
@@ -83,12 +98,16 @@ class Flight {
   resolve(shared: Shared, route: Route | undefined): void {
     // Settled the moment the answer ends, before any reader hears of it, so the readers leaving
     // after the end cannot look like the last client giving up.
-    shared.onEnd(() => (this.#settled = true));
+    shared.onEnd(() => {
+      this.#settled = true;
+      this.forget();
+    });
     this.#resolve({ shared, route });
   }
 
   fail(err: unknown): void {
     this.#settled = true;
+    this.forget();
     this.#reject(err);
   }
 }
@@ -122,49 +141,68 @@ export default definePlugin<CoalesceOptions, MiddlewareInstance>({
 
         // The first of its kind: its upstream call now belongs to every client that joins.
         const { upstream, client } = ctx.detachUpstream();
-        const flight = new Flight(upstream);
+        const flight: Flight = new Flight(
+          upstream,
+          () => flights.get(key) === flight && flights.delete(key),
+          () => stats.abandoned++,
+        );
         flights.set(key, flight);
         stats.leaders++;
         const leave = flight.join(client);
+        let shared: Shared;
         try {
           await next();
+          if (!ctx.response) throw routerError('RK_INTERNAL', { reason: 'the pipeline after coalesce finished without an answer' });
+          shared = share(ctx.response);
         } catch (err) {
-          if (flights.get(key) === flight) flights.delete(key);
-          if (flight.abandoned) stats.abandoned++;
-          leave();
+          // Whatever went wrong (the call failed, a plugin after this one threw or left no answer),
+          // every client waiting on this call hears the same, and the next request starts afresh.
           flight.fail(err);
+          leave();
           throw err;
         }
-        const shared = share(ctx.response!);
         flight.resolve(shared, ctx.route);
-        void shared.ended.finally(() => {
-          if (flights.get(key) === flight) flights.delete(key);
-          if (flight.abandoned) stats.abandoned++;
-        });
-        ctx.response = shared.subscribe(leave);
+        ctx.response = shared.subscribe(leave, client);
         ctx.setHeader('x-router-coalesced', 'leader');
+        // This client left while the call was being made: the others are served; its own outcome
+        // is that it left, not a 200 nobody read.
+        if (client.aborted) throw client.reason;
       },
     };
 
     async function follow(ctx: RequestContext, flight: Flight): Promise<void> {
       stats.followers++;
       const leave = flight.join(ctx.signal);
-      let head: Awaited<Flight['head']>;
+      let head: Head;
       try {
-        head = await flight.head;
+        head = await untilAborted(flight.head, ctx.signal);
       } catch (err) {
         leave();
-        throw err; // the shared attempt failed: this client gets the same error
+        throw err; // the shared attempt failed (this client gets the same error), or its client left
       }
       if (head.route) ctx.route = head.route;
-      ctx.response = head.shared.subscribe(leave);
+      ctx.response = head.shared.subscribe(leave, ctx.signal);
       ctx.setHeader('x-router-coalesced', 'follower');
     }
   },
 });
 
+/** `promise`, or the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => (signal.removeEventListener('abort', onAbort), resolve(value)),
+      (err) => (signal.removeEventListener('abort', onAbort), reject(err)),
+    );
+  });
+}
+
 function eligible(ctx: RequestContext, options: CoalesceOptions): boolean {
-  const asked = ctx.raw.headers[options.header];
+  // Node gives incoming header names in lower case; YAML may spell them any way.
+  const asked = ctx.raw.headers[options.header.toLowerCase()];
   const value = (Array.isArray(asked) ? asked[0] : asked)?.toLowerCase();
   if (value === 'off' || value === 'false' || value === '0') return false;
   if (value === 'on' || value === 'true' || value === '1') return true;
@@ -179,8 +217,9 @@ const forwarded = ['anthropic-beta', 'anthropic-version', 'openai-beta'];
 
 function keyOf(ctx: RequestContext): string {
   const hash = createHash('sha1');
-  // The priority class too: an urgent request must not wait behind a batch one it happens to match.
-  hash.update(`${ctx.dialect}\n${ctx.endpoint}\n${ctx.route!.provider}/${ctx.route!.model}\n${ctx.priority}\n`);
+  // The priority class too, as the scheduler later in the pipeline will set it (not yet set here):
+  // an urgent request must not wait behind a batch one it happens to match.
+  hash.update(`${ctx.dialect}\n${ctx.endpoint}\n${ctx.route!.provider}/${ctx.route!.model}\n${priorityOf(ctx)}\n`);
   for (const name of forwarded) {
     const value = ctx.raw.headers[name];
     if (value !== undefined) hash.update(`${name}: ${Array.isArray(value) ? value.join(',') : value}\n`);
@@ -192,11 +231,11 @@ function keyOf(ctx: RequestContext): string {
 }
 
 function share(response: ProviderResponse): Shared {
-  if (response.kind === 'message') return { response, ended: Promise.resolve(), onEnd: (listener) => listener(), subscribe: (onLeave) => (queueMicrotask(onLeave), response) };
+  if (response.kind === 'message') return { response, onEnd: (listener) => listener(), subscribe: (onLeave) => (queueMicrotask(onLeave), response) };
   if (response.kind === 'stream') {
     const broadcast = new Broadcast<StreamEvent>(response.events);
-    return { response, ended: broadcast.ended, onEnd: (listener) => broadcast.onEnd(listener), subscribe: (onLeave) => ({ ...response, events: broadcast.subscribe(onLeave) }) };
+    return { response, onEnd: (listener) => broadcast.onEnd(listener), subscribe: (onLeave, client) => ({ ...response, events: broadcast.subscribe(onLeave, client) }) };
   }
   const broadcast = new Broadcast<Uint8Array>(response.body);
-  return { response, ended: broadcast.ended, onEnd: (listener) => broadcast.onEnd(listener), subscribe: (onLeave) => ({ ...response, body: broadcast.subscribe(onLeave) }) };
+  return { response, onEnd: (listener) => broadcast.onEnd(listener), subscribe: (onLeave, client) => ({ ...response, body: broadcast.subscribe(onLeave, client) }) };
 }

@@ -1,7 +1,10 @@
 /**
- * client-limits: rate limits per router client (the key it presents as x-api-key or Authorization:
- * Bearer; clients without one share the `anonymous` bucket), as token buckets for requests and
- * tokens per minute. Admission reserves the request's estimated prompt tokens (body bytes / 4)
+ * client-limits: rate limits per router client, as token buckets for requests and tokens per
+ * minute. A client is the key it presents (x-api-key or Authorization: Bearer) when that key means
+ * something: one of `server.auth.keys` (the kernel has checked it) or one listed here. Without
+ * `server.auth.keys` anyone may send any key, so an unlisted one, like none at all, is the shared
+ * `anonymous` bucket: a client inventing a key per request cannot escape its limits, nor grow the
+ * state without end (which is bounded by `max_clients` anyway, least recently seen dropped first). Admission reserves the request's estimated prompt tokens (body bytes / 4)
  * plus the output it asks for (`max_tokens`); when the answer ends, the reservation is replaced by
  * what the provider reported it used. A client over a limit gets 429 with retry-after at once.
  *
@@ -14,6 +17,7 @@
  *     - use: router
  */
 import { channel } from 'node:diagnostics_channel';
+import { LRUCache } from 'lru-cache';
 import { channels, clientKey, definePlugin, fingerprint, routerError, type MiddlewareInstance, type RequestContext, type Usage } from 'router-kernel';
 
 interface Limits {
@@ -24,6 +28,7 @@ interface Limits {
 interface ClientLimitsOptions {
   default: Limits;
   clients: Array<Limits & { key: string; name?: string }>;
+  max_clients: number;
 }
 
 /** A bucket refilling continuously at `perMinute`, holding at most a minute's worth; may go negative. */
@@ -80,10 +85,13 @@ export default definePlugin<ClientLimitsOptions, MiddlewareInstance>({
         default: [],
         items: { type: 'object', additionalProperties: false, required: ['key'], properties: { key: { type: 'string', minLength: 1 }, name: { type: 'string' }, ...limitsSchema.properties } },
       },
+      max_clients: { type: 'integer', minimum: 1, default: 10_000, description: 'clients whose buckets are kept; the least recently seen go first' },
     },
   },
   create(options, scope) {
-    const states = scope.shared('middleware.client-limits:states', () => new Map<string, ClientState>(), () => {});
+    const held = scope.shared('middleware.client-limits:states', () => ({ states: new LRUCache<string, ClientState>({ max: options.max_clients }) }), () => {});
+    /** Whether the live configuration checks client keys (server.auth.keys); told by `activate`. */
+    let clientAuth = false;
     const listed = new Map(options.clients.map((c) => [fingerprint(c.key), c]));
     const ended = channel(channels.requestEnd);
     const self = {};
@@ -100,8 +108,8 @@ export default definePlugin<ClientLimitsOptions, MiddlewareInstance>({
     };
 
     function stateOf(id: string, label: string, limits: Limits): ClientState {
-      let state = states.get(id);
-      if (!state) states.set(id, (state = { label, totals: { admitted: 0, limited: 0 } }));
+      let state = held.states.get(id);
+      if (!state) held.states.set(id, (state = { label, totals: { admitted: 0, limited: 0 } }));
       // New YAML limits apply to existing buckets without refilling them.
       if (limits.rpm) state.requests ? state.requests.resize(limits.rpm) : (state.requests = new Bucket(limits.rpm));
       else delete state.requests;
@@ -114,18 +122,27 @@ export default definePlugin<ClientLimitsOptions, MiddlewareInstance>({
       provision() {
         ended.subscribe(onEnd);
       },
+      activate(generation) {
+        clientAuth = generation.clientAuth;
+        if (held.states.max === options.max_clients) return;
+        // A new bound: keep the most recently seen clients' buckets.
+        const resized = new LRUCache<string, ClientState>({ max: options.max_clients });
+        for (const [id, state] of [...held.states.entries()].reverse()) resized.set(id, state);
+        held.states = resized;
+      },
       cleanup() {
         ended.unsubscribe(onEnd);
       },
       state: () =>
         Object.fromEntries(
-          [...states].map(([id, s]) => [id, { client: s.label, requestsLeft: s.requests ? Math.floor(s.requests.level()) : null, tokensLeft: s.tokens ? Math.floor(s.tokens.level()) : null, totals: { ...s.totals } }]),
+          [...held.states.entries()].map(([id, s]) => [id, { client: s.label, requestsLeft: s.requests ? Math.floor(s.requests.level()) : null, tokensLeft: s.tokens ? Math.floor(s.tokens.level()) : null, totals: { ...s.totals } }]),
         ),
 
       async handle(ctx, next) {
         const presented = clientKey(ctx.raw.headers);
-        const id = presented ? fingerprint(presented) : 'anonymous';
-        const configured = listed.get(id);
+        const fingerprinted = presented ? fingerprint(presented) : undefined;
+        const configured = fingerprinted ? listed.get(fingerprinted) : undefined;
+        const id = fingerprinted && (configured || clientAuth) ? fingerprinted : 'anonymous';
         const limits = configured ?? options.default;
         if (!limits.rpm && !limits.tpm) return next();
         const state = stateOf(id, configured?.name ?? id, limits);

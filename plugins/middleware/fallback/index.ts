@@ -42,8 +42,9 @@ export default definePlugin<FallbackOptions, MiddlewareInstance>({
       network: { type: 'boolean', default: true, description: 'fall back on connection failures and timeouts' },
     },
   },
-  create(options) {
-    const stats = { fellBack: 0, exhausted: 0 };
+  create(options, scope) {
+    // Since start: a reload that changes the options keeps counting.
+    const stats = scope.shared('middleware.fallback:stats', () => ({ fellBack: 0, exhausted: 0 }), () => {});
 
     return {
       state: () => ({ ...stats }),

@@ -19,9 +19,10 @@
  * across reloads; `GET /admin/state` shows it; the admin endpoints below change it at runtime.
  */
 import { channel } from 'node:diagnostics_channel';
-import { channels, definePlugin, fingerprint, registerSecret, isRouterError, parseDuration, priorityClasses, routerError, type Credential, type MiddlewareInstance, type PluginRoute, type ProviderCatalog, type PriorityClass, type ProviderResponse, type RequestContext, type StreamEvent, type Usage } from 'router-kernel';
+import { channels, definePlugin, fingerprint, registerSecret, parseDuration, priorityClasses, routerError, type Credential, type MiddlewareInstance, type PluginRoute, type ProviderCatalog, type PriorityClass, type ProviderResponse, type RequestContext, type StreamEvent, type Usage } from 'router-kernel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProviderPool, type Lease, type PoolSettings, type Strategy } from './provider-pool.ts';
+import { keyVerdict } from './key-verdict.ts';
 import { headroomOf } from './rate-limit-headers.ts';
 
 type Duration = number | string;
@@ -39,7 +40,7 @@ interface SchedulerOptions extends ProviderOptions {
   max_wait: Record<PriorityClass, Duration>;
   aging: Duration;
   cooldown: Duration;
-  priority: { header: string; by_reason: Record<string, PriorityClass> };
+  priority: { header: string; header_max: PriorityClass; by_reason: Record<string, PriorityClass> };
   providers: Record<string, ProviderOptions>;
 }
 
@@ -55,6 +56,12 @@ const providerProperties = {
 
 /** The sessions of one process: pools outlive reloads (usage, cooldowns and queues carry over). */
 type Pools = Map<string, ProviderPool>;
+
+/** An operator's runtime concurrency, with the router.yaml value it replaced. */
+interface Override {
+  concurrency: number | undefined;
+  configured: number | undefined;
+}
 
 export default definePlugin<SchedulerOptions, MiddlewareInstance>({
   id: 'scheduler.scheduler',
@@ -77,7 +84,8 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
         additionalProperties: false,
         default: {},
         properties: {
-          header: { type: 'string', default: 'x-router-priority', description: 'request header naming the class' },
+          header: { type: 'string', default: 'x-router-priority', description: 'request header naming the class (any letter case)' },
+          header_max: { enum: priorityClasses, default: 'high', description: 'the highest class a request may claim by header (any client can send it); higher claims get this one' },
           by_reason: { type: 'object', additionalProperties: { enum: priorityClasses }, default: { background: 'low' }, description: 'route reason → class' },
         },
       },
@@ -86,45 +94,45 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
   },
   create(options, scope) {
     const pools = scope.shared<Pools>('scheduler.scheduler:pools', () => new Map(), () => {});
-    const overrides = scope.shared('scheduler.scheduler:overrides', () => new Map<string, number | undefined>(), () => {});
+    const overrides = scope.shared('scheduler.scheduler:overrides', () => new Map<string, Override>(), () => {});
+    /** Generations being drained (by catalog) → when their queued requests must have been answered. */
+    const retiring = scope.shared('scheduler.scheduler:retiring', () => new WeakMap<ProviderCatalog, number>(), () => {});
     const cooldownMs = parseDuration(options.cooldown);
-    /** The newest configuration's providers (a reused instance keeps the scope of an older one). */
-    let latest: ProviderCatalog = scope.catalog;
+    // Node gives incoming header names in lower case; YAML may spell them any way.
+    const priorityHeader = options.priority.header.toLowerCase();
+    const headerMax = priorityClasses.indexOf(options.priority.header_max);
+    /** The live configuration's providers (set when a generation holding this instance goes live). */
+    let live: ProviderCatalog = scope.catalog;
     const ended = channel(channels.requestEnd);
-    // A backstop: an answer that was never read to its end (a later plugin threw it away) still
-    // gives its slot back when the request ends.
+    // A backstop: an answer nobody began to read (a later plugin threw it away) still gives its
+    // slot back when the request ends. One being read keeps it until the reading ends: a coalesced
+    // answer is read on for other clients after the request that asked for it has ended.
     const onEnd = (message: unknown) => {
-      for (const lease of ((message as { ctx: RequestContext }).ctx.state.get(leaseKey) as Lease[] | undefined) ?? []) lease.release(undefined);
+      for (const lease of ((message as { ctx: RequestContext }).ctx.state.get(leaseKey) as Lease[] | undefined) ?? []) if (!reading.has(lease)) lease.release(undefined);
     };
+
+    /** The provider's concurrency as router.yaml sets it (an operator's override aside). */
+    function configuredConcurrency(provider: string): number | undefined {
+      return options.providers[provider]?.concurrency ?? options.concurrency;
+    }
 
     function settingsFor(provider: string): PoolSettings {
       const own = options.providers[provider] ?? {};
       const wait = { ...options.max_wait, ...own.max_wait };
+      const override = overrides.get(provider);
       return {
         strategy: own.strategy ?? options.strategy,
-        // An operator's runtime change holds until the scheduler's own options change.
-        concurrency: overrides.has(provider) ? overrides.get(provider) : (own.concurrency ?? options.concurrency),
+        concurrency: override ? override.concurrency : configuredConcurrency(provider),
         maxQueue: own.queue?.max_size ?? options.queue.max_size,
         maxWaitMs: Object.fromEntries(priorityClasses.map((c) => [c, parseDuration(wait[c] as Duration)])) as Record<PriorityClass, number>,
         agingMs: Math.max(1, parseDuration(options.aging)),
       };
     }
 
-    /**
-     * The provider's pool, brought up to date with the generation serving the request: an instance
-     * whose own options did not change is reused by a reload, while the providers' keys may have.
-     */
-    const applied = new Map<string, Credential[]>();
-    function poolFor(provider: string, catalog: ProviderCatalog = latest): ProviderPool {
-      const credentials = catalog.credentials(provider);
+    /** The provider's pool; made on first use (a reload applies new keys and settings in `activate`). */
+    function poolFor(provider: string, catalog: ProviderCatalog): ProviderPool {
       let pool = pools.get(provider);
-      if (!pool) {
-        pool = new ProviderPool(provider, credentials, settingsFor(provider));
-        pools.set(provider, pool);
-      } else if (applied.get(provider) !== credentials) {
-        pool.reconfigure(credentials, settingsFor(provider));
-      }
-      applied.set(provider, credentials);
+      if (!pool) pools.set(provider, (pool = new ProviderPool(provider, catalog.credentials(provider), settingsFor(provider))));
       return pool;
     }
 
@@ -136,19 +144,38 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
     return {
       routes,
 
+      // Checks only: this configuration may still be rejected, so the live pools stay as they are.
       validate(catalog) {
-        latest = catalog;
         for (const name of Object.keys(options.providers)) {
           if (!catalog.providers().includes(name)) throw new Error(`providers.${name}: no provider "${name}" is configured (providers: ${catalog.providers().join(', ')})`);
         }
       },
 
       provision() {
-        // A new instance means new options: runtime overrides made under the old ones end here.
-        overrides.clear();
         ended.subscribe(onEnd);
-        // A reload applies new keys and limits to the pools in place (state kept).
-        for (const provider of pools.keys()) if (scope.catalog.providers().includes(provider)) poolFor(provider, scope.catalog);
+      },
+
+      activate(generation) {
+        live = generation.catalog;
+        // An operator's runtime concurrency holds until router.yaml changes that provider's setting.
+        for (const [provider, override] of overrides) {
+          if (configuredConcurrency(provider) === override.configured) continue;
+          overrides.delete(provider);
+          scope.log.info({ provider, concurrency: configuredConcurrency(provider) ?? null }, 'router.yaml changed the concurrency an operator had set at runtime; the YAML value applies');
+        }
+        // New keys and limits apply to the pools in place: usage, cooldowns and queues carry over.
+        for (const provider of live.providers()) {
+          const pool = pools.get(provider);
+          if (pool) pool.reconfigure(live.credentials(provider), settingsFor(provider));
+          else poolFor(provider, live);
+        }
+        // Requests queued on the replaced configuration stay queued (under the new settings), but
+        // its drain deadline will cut them off: answer them, with retry-after, a moment before.
+        if (generation.replaced) {
+          const until = Math.max(Date.now(), generation.replaced.drainDeadline - drainMargin);
+          retiring.set(generation.replaced.catalog, until);
+          for (const pool of pools.values()) pool.shorten(generation.replaced.catalog, until);
+        }
       },
 
       cleanup() {
@@ -158,6 +185,8 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
       state() {
         const out: Record<string, unknown> = {};
         for (const [provider, pool] of pools) {
+          // A provider the live configuration dropped shows only while requests still use it.
+          if (!live.providers().includes(provider) && pool.inflight === 0 && pool.queued === 0) continue;
           out[provider] = {
             strategy: pool.settings.strategy,
             concurrency: pool.settings.concurrency ?? null,
@@ -170,20 +199,22 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
         return out;
       },
 
+      // The same answer handle() acts on, for plugins before this one (coalescing keys on it).
+      classify: (ctx) => (ctx.route ? classOf(ctx) : undefined),
+
       async handle(ctx, next) {
         const route = ctx.route;
         if (!route) return next();
-        classify(ctx);
-        latest = ctx.catalog;
+        ctx.priority = classOf(ctx);
         const pool = poolFor(route.provider, ctx.catalog);
         const estimate = estimateTokens(ctx);
         const refused = new Set<string>();
         // One wait for the whole request, however many keys it tries: a provider answering 429
         // again and again must not start the clock over each time.
-        const deadline = Math.min(ctx.deadline ?? Infinity, Date.now() + pool.settings.maxWaitMs[ctx.priority]);
+        const deadline = Math.min(ctx.deadline ?? Infinity, Date.now() + pool.settings.maxWaitMs[ctx.priority], retiring.get(ctx.catalog) ?? Infinity);
         const leases = leasesOf(ctx);
         for (let switches = 0; ; switches++) {
-          const lease = await pool.acquire(ctx.priority, estimate, ctx.signal, deadline, refused);
+          const lease = await pool.acquire(ctx.priority, estimate, ctx.signal, deadline, refused, ctx.catalog);
           leases.push(lease);
           ctx.credential = lease.key?.credential;
           try {
@@ -192,22 +223,22 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
             lease.release(undefined);
             // Only this provider's own answer says anything about this key (the kernel may have
             // fallen back to another provider's target without this scheduler).
-            const upstream = isRouterError(err) && err.details.provider === route.provider ? err.upstream : undefined;
-            if (!lease.key || !upstream || ctx.signal.aborted || switches >= 2 * pool.keys.length + 2) throw err;
-            if (upstream.status === 429) {
+            const verdict = keyVerdict(err, route.provider);
+            if (!lease.key || !verdict || ctx.signal.aborted || switches >= 2 * pool.keys.length + 2) throw err;
+            if (verdict.kind === 'rate-limited') {
               // That key rests until the provider's reset; the request tries another (or waits).
-              lease.key.coolDown(headroomOf(upstream.headers), cooldownMs);
+              lease.key.coolDown(verdict.headroom, cooldownMs);
               scope.log.warn({ provider: route.provider, key: lease.key.id }, 'key rate-limited by the provider; cooling down and moving on');
               pool.poke();
               continue;
             }
-            if (upstream.status === 401 || upstream.status === 402 || upstream.status === 403) {
-              lease.key.quarantine(`provider answered ${upstream.status}`);
+            if (verdict.kind === 'refused') {
+              lease.key.quarantine(verdict.reason);
               refused.add(lease.key.id);
-              scope.log.error({ provider: route.provider, key: lease.key.id, status: upstream.status }, 'provider refused a key; quarantined until an operator enables it');
+              scope.log.error({ provider: route.provider, key: lease.key.id, reason: verdict.reason }, 'provider refused a key; quarantined until an operator enables it');
               continue;
             }
-            lease.key.learn(headroomOf(upstream.headers));
+            lease.key.learn(verdict.headroom);
             throw err;
           } finally {
             ctx.credential = undefined;
@@ -222,33 +253,36 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
       },
     };
 
-    function classify(ctx: RequestContext): void {
-      const asked = ctx.raw.headers[options.priority.header];
-      const value = Array.isArray(asked) ? asked[0] : asked;
-      if (value && (priorityClasses as readonly string[]).includes(value)) ctx.priority = value as PriorityClass;
-      else if (ctx.priority === 'normal' && ctx.route) {
-        const byReason = options.priority.by_reason[ctx.route.reason];
-        if (byReason) ctx.priority = byReason;
-      }
+    /**
+     * The request's class: the one its header names (at most `header_max`: anyone can send the
+     * header), else its route's reason's, else as it is.
+     */
+    function classOf(ctx: RequestContext): PriorityClass {
+      const asked = ctx.raw.headers[priorityHeader];
+      const claimed = priorityClasses.indexOf((Array.isArray(asked) ? asked[0] : asked)?.trim().toLowerCase() as PriorityClass);
+      if (claimed !== -1) return priorityClasses[Math.max(claimed, headerMax)];
+      if (ctx.priority === 'normal' && ctx.route) return options.priority.by_reason[ctx.route.reason] ?? ctx.priority;
+      return ctx.priority;
     }
 
     async function adminKeys(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const body = (await readJson(req)) as { provider?: string; key?: string; action?: string; new_key?: string; name?: string };
-      const pool = body.provider && latest.providers().includes(body.provider) ? poolFor(body.provider) : undefined;
-      if (!pool) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${latest.providers().join(', ')})` });
-      if (body.action === 'rotate') {
-        if (typeof body.new_key !== 'string' || body.new_key === '') throw routerError('RK_BAD_REQUEST', { reason: 'new_key: the key to add' });
-        // Scrubbed from upstream errors and logs like the keys in router.yaml.
-        registerSecret(body.new_key);
-        const credential = { id: fingerprint(body.new_key), key: body.new_key, ...(body.name ? { name: body.name } : {}) };
-        const old = pool.keys.find((k) => k.id === body.key);
-        const kept = pool.keys.filter((k) => k.id !== body.key).map((k) => k.credential);
-        pool.reconfigure([...kept, { ...(old ? stripId(old.credential) : {}), ...credential }], pool.settings);
-        scope.log.info({ provider: pool.provider, removed: old?.id, added: credential.id }, 'key rotated');
-        return reply(res, { provider: pool.provider, added: credential.id, removed: old?.id ?? null, note: 'until router.yaml changes too, a reload restores its keys' });
-      }
+      const pool = body.provider && live.providers().includes(body.provider) ? poolFor(body.provider, live) : undefined;
+      if (!pool) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${live.providers().join(', ')})` });
       const key = pool.keys.find((k) => k.id === body.key);
       if (!key) throw routerError('RK_BAD_REQUEST', { reason: `key: must be a key id of ${pool.provider} (${pool.keys.map((k) => k.id).join(', ')})` });
+      if (body.action === 'rotate') {
+        if (typeof body.new_key !== 'string' || body.new_key === '') throw routerError('RK_BAD_REQUEST', { reason: 'new_key: the key to put in its place' });
+        // Shorter strings are not scrubbed from text (they would match too much): such a key could
+        // leak through an upstream error that quotes it. No real API key is that short.
+        if (body.new_key.length < minSecretLength) throw routerError('RK_BAD_REQUEST', { reason: `new_key: an API key of at least ${minSecretLength} characters` });
+        // Scrubbed from upstream errors and logs like the keys in router.yaml.
+        registerSecret(body.new_key);
+        const fresh = { id: fingerprint(body.new_key), key: body.new_key, ...(body.name ? { name: body.name } : {}) };
+        pool.rotate(key.id, fresh);
+        scope.log.info({ provider: pool.provider, removed: key.id, added: fresh.id }, 'key rotated');
+        return reply(res, { provider: pool.provider, added: fresh.id, removed: key.id, note: 'holds until router.yaml stops listing the key it replaced; put the new key in router.yaml too' });
+      }
       if (body.action !== 'disable' && body.action !== 'enable') throw routerError('RK_BAD_REQUEST', { reason: 'action: disable, enable or rotate' });
       key.setDisabled(body.action === 'disable');
       pool.poke();
@@ -258,30 +292,32 @@ export default definePlugin<SchedulerOptions, MiddlewareInstance>({
 
     async function adminScheduler(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const body = (await readJson(req)) as { provider?: string; concurrency?: number | null };
-      if (!body.provider || !latest.providers().includes(body.provider)) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${latest.providers().join(', ')})` });
+      if (!body.provider || !live.providers().includes(body.provider)) throw routerError('RK_BAD_REQUEST', { reason: `provider: must name a configured provider (${live.providers().join(', ')})` });
       if (body.concurrency !== null && (!Number.isInteger(body.concurrency) || (body.concurrency as number) < 1)) throw routerError('RK_BAD_REQUEST', { reason: 'concurrency: a whole number from 1, or null for no limit' });
-      overrides.set(body.provider, body.concurrency ?? undefined);
-      const pool = poolFor(body.provider);
+      // Remembered with the YAML value it overrides, so that a reload can tell whether YAML changed it.
+      overrides.set(body.provider, { concurrency: body.concurrency ?? undefined, configured: configuredConcurrency(body.provider) });
+      const pool = poolFor(body.provider, live);
       // Queued requests stay queued: they are admitted under the new limit as slots free.
       pool.settings = settingsFor(body.provider);
       pool.poke();
-      scope.log.info({ provider: body.provider, concurrency: body.concurrency }, "concurrency changed by an operator (until the scheduler's options in router.yaml change)");
+      scope.log.info({ provider: body.provider, concurrency: body.concurrency }, 'concurrency changed by an operator (until router.yaml changes this setting)');
       reply(res, { provider: body.provider, concurrency: body.concurrency ?? null, queued: pool.queued, inflight: pool.inflight });
     }
   },
 });
 
 const leaseKey = Symbol.for('router-kernel.scheduler.leases');
+/** The shortest secret the kernel scrubs from logs and upstream errors (registerSecret ignores shorter). */
+const minSecretLength = 8;
+/** How long before a drain deadline the requests queued on that generation are answered. */
+const drainMargin = 1000;
+/** Leases whose answer is being read: they are released when the reading ends, however it ends. */
+const reading = new WeakSet<Lease>();
 
 function leasesOf(ctx: RequestContext): Lease[] {
   let leases = ctx.state.get(leaseKey) as Lease[] | undefined;
   if (!leases) ctx.state.set(leaseKey, (leases = []));
   return leases;
-}
-
-function stripId<T extends { id: string; key: string }>(credential: T): Omit<T, 'id' | 'key'> {
-  const { id: _id, key: _key, ...rest } = credential;
-  return rest;
 }
 
 /**
@@ -311,6 +347,7 @@ function releasing(response: ProviderResponse, lease: Lease): ProviderResponse {
     return {
       ...response,
       body: (async function* () {
+        reading.add(lease);
         try {
           yield* body;
         } finally {
@@ -325,6 +362,7 @@ function releasing(response: ProviderResponse, lease: Lease): ProviderResponse {
     ...response,
     events: (async function* (): AsyncGenerator<StreamEvent> {
       let usage: Usage | undefined;
+      reading.add(lease);
       try {
         for await (const event of events) {
           if (event.type === 'finish') usage = event.usage;

@@ -1,7 +1,7 @@
 /**
- * One API key's standing: its limits from YAML, what it used in the last minute, what the
- * provider's headers say is left, and its health (healthy, cooling until a time, quarantined, or
- * disabled by an operator).
+ * One API key's standing: its limits from YAML, what it used in the last minute (always tracked,
+ * limits or not: least-loaded picks by it), what the provider's headers say is left, and its
+ * health (healthy, cooling until a time, quarantined, or disabled by an operator).
  */
 import type { Credential } from 'router-kernel';
 import type { Headroom } from './rate-limit-headers.ts';
@@ -10,11 +10,20 @@ export type Health = 'healthy' | 'cooling' | 'quarantined' | 'disabled';
 
 const minute = 60_000;
 
+interface Use {
+  at: number;
+  tokens: number;
+  /** Still inside the minute (its tokens are in the running sum). */
+  counted: boolean;
+}
+
 export class KeyState {
   inflight = 0;
-  lastUsed = 0;
-  /** Start times and token estimates of this minute's requests (for rpm and tpm). */
-  #recent: Array<{ at: number; tokens: number }> = [];
+  /** When the pool last chose this key (its own counter, not a clock: ties in a millisecond stay ordered). */
+  lastPick = 0;
+  /** Start times and token estimates of this minute's requests (for rpm, tpm and least-loaded). */
+  #recent: Use[] = [];
+  #recentTokens = 0;
   #coolingUntil = 0;
   #quarantine: string | undefined;
   #disabled = false;
@@ -44,7 +53,7 @@ export class KeyState {
     if (c.rpm !== undefined && this.#recent.length >= c.rpm) at = Math.max(at, this.#recent[this.#recent.length - c.rpm].at + minute);
     if (c.tpm !== undefined) {
       // Tokens age out oldest first; find when enough of them have.
-      let used = this.#recent.reduce((n, r) => n + r.tokens, 0);
+      let used = this.#recentTokens;
       for (let i = 0; used + tokens > c.tpm && i < this.#recent.length; i++) {
         used -= this.#recent[i].tokens;
         at = Math.max(at, this.#recent[i].at + minute);
@@ -56,21 +65,47 @@ export class KeyState {
     return at;
   }
 
-  begin(tokens: number, now = Date.now()): { at: number; tokens: number } {
+  /** This minute's requests and tokens (estimates until the answers reported their usage). */
+  recent(now = Date.now()): { requests: number; tokens: number } {
+    this.#trim(now);
+    return { requests: this.#recent.length, tokens: this.#recentTokens };
+  }
+
+  /**
+   * How much of its minute this key has used, 0 to 1: the larger of its requests and tokens
+   * relative to its own `rpm` / `tpm`, and of what its provider's headers say is used of theirs.
+   * Undefined when neither is known (a key without limits whose provider sends no headers).
+   */
+  usedShare(now = Date.now()): number | undefined {
+    const c = this.credential;
+    const { requests, tokens } = this.recent(now);
+    const shares: number[] = [];
+    if (c.rpm) shares.push(requests / c.rpm);
+    if (c.tpm) shares.push(tokens / c.tpm);
+    const l = this.#learned;
+    if (l.remainingRequests !== undefined && l.requestsLimit && (l.requestsResetAt ?? Infinity) > now) shares.push(1 - l.remainingRequests / l.requestsLimit);
+    if (l.remainingTokens !== undefined && l.tokensLimit && (l.tokensResetAt ?? Infinity) > now) shares.push(1 - l.remainingTokens / l.tokensLimit);
+    return shares.length > 0 ? Math.min(1, Math.max(0, ...shares)) : undefined;
+  }
+
+  begin(tokens: number, now = Date.now()): Use {
     this.inflight++;
-    this.lastUsed = now;
     this.stats.requests++;
-    const entry = { at: now, tokens };
+    const entry = { at: now, tokens, counted: true };
     this.#recent.push(entry);
+    this.#recentTokens += tokens;
     if (this.#learned.remainingRequests !== undefined) this.#learned.remainingRequests--;
     if (this.#learned.remainingTokens !== undefined) this.#learned.remainingTokens -= tokens;
     return entry;
   }
 
   /** The request ended; `tokens` is what it really used when known (reconciles the estimate). */
-  end(entry: { tokens: number }, tokens: number | undefined): void {
+  end(entry: Use, tokens: number | undefined): void {
     this.inflight = Math.max(0, this.inflight - 1);
-    if (tokens !== undefined) entry.tokens = tokens;
+    if (tokens !== undefined) {
+      if (entry.counted) this.#recentTokens += tokens - entry.tokens;
+      entry.tokens = tokens;
+    }
     this.stats.tokens += entry.tokens;
   }
 
@@ -79,10 +114,12 @@ export class KeyState {
     if (headroom.remainingRequests !== undefined) {
       this.#learned.remainingRequests = headroom.remainingRequests;
       this.#learned.requestsResetAt = headroom.requestsResetAt;
+      this.#learned.requestsLimit = headroom.requestsLimit;
     }
     if (headroom.remainingTokens !== undefined) {
       this.#learned.remainingTokens = headroom.remainingTokens;
       this.#learned.tokensResetAt = headroom.tokensResetAt;
+      this.#learned.tokensLimit = headroom.tokensLimit;
     }
     if (this.#learned.requestsResetAt !== undefined && this.#learned.requestsResetAt <= now) delete this.#learned.remainingRequests;
     if (this.#learned.tokensResetAt !== undefined && this.#learned.tokensResetAt <= now) delete this.#learned.remainingTokens;
@@ -110,7 +147,6 @@ export class KeyState {
   }
 
   snapshot(now = Date.now()) {
-    this.#trim(now);
     const c = this.credential;
     return {
       id: c.id,
@@ -119,7 +155,7 @@ export class KeyState {
       ...(this.#coolingUntil > now ? { coolingForMs: this.#coolingUntil - now } : {}),
       ...(this.#quarantine ? { quarantined: this.#quarantine } : {}),
       inflight: this.inflight,
-      lastMinute: { requests: this.#recent.length, tokens: this.#recent.reduce((n, r) => n + r.tokens, 0) },
+      lastMinute: this.recent(now),
       limits: { rpm: c.rpm ?? null, tpm: c.tpm ?? null, concurrency: c.concurrency ?? null, weight: c.weight ?? 1 },
       learned: { ...this.#learned },
       totals: { ...this.stats },
@@ -128,7 +164,11 @@ export class KeyState {
 
   #trim(now: number): void {
     let drop = 0;
-    while (drop < this.#recent.length && this.#recent[drop].at + minute <= now) drop++;
+    while (drop < this.#recent.length && this.#recent[drop].at + minute <= now) {
+      this.#recent[drop].counted = false;
+      this.#recentTokens -= this.#recent[drop].tokens;
+      drop++;
+    }
     if (drop > 0) this.#recent.splice(0, drop);
   }
 }

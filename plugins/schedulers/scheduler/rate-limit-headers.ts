@@ -2,6 +2,7 @@
  * What a provider's response headers say about a key's headroom:
  *
  *   OpenAI, Groq, DeepSeek, xAI, Mistral …   x-ratelimit-remaining-requests: 9999
+ *                                            x-ratelimit-limit-requests: 10000
  *                                            x-ratelimit-reset-requests: 6m0s   (a duration)
  *   Anthropic                                anthropic-ratelimit-requests-remaining: 3999
  *                                            anthropic-ratelimit-tokens-reset: 2025-11-04T22:50:55Z
@@ -12,6 +13,9 @@
 export interface Headroom {
   remainingRequests?: number;
   remainingTokens?: number;
+  /** The allowances those are left of (`x-ratelimit-limit-*`), when the provider says. */
+  requestsLimit?: number;
+  tokensLimit?: number;
   /** Epoch ms when the request / token allowance refills. */
   requestsResetAt?: number;
   tokensResetAt?: number;
@@ -27,14 +31,25 @@ export function headroomOf(headers: Record<string, string>, now = Date.now()): H
     const n = Number(value);
     return Number.isFinite(n) ? n : undefined;
   };
-  const minimum = (...values: Array<number | undefined>) => {
-    const known = values.filter((v): v is number => v !== undefined);
-    return known.length ? Math.min(...known) : undefined;
+  // The tightest allowance, and the limit it is left of.
+  const tightest = (...pairs: Array<[string, string]>) => {
+    let best: { remaining: number; limit?: number } | undefined;
+    for (const [remaining, limit] of pairs) {
+      const left = number(remaining);
+      if (left !== undefined && (best === undefined || left < best.remaining)) best = { remaining: left, limit: number(limit) };
+    }
+    return best;
   };
-  const requests = minimum(number('x-ratelimit-remaining-requests'), number('anthropic-ratelimit-requests-remaining'));
-  if (requests !== undefined) out.remainingRequests = requests;
-  const tokens = minimum(number('x-ratelimit-remaining-tokens'), number('anthropic-ratelimit-tokens-remaining'), number('anthropic-ratelimit-input-tokens-remaining'));
-  if (tokens !== undefined) out.remainingTokens = tokens;
+  const requests = tightest(['x-ratelimit-remaining-requests', 'x-ratelimit-limit-requests'], ['anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-requests-limit']);
+  if (requests !== undefined) {
+    out.remainingRequests = requests.remaining;
+    if (requests.limit) out.requestsLimit = requests.limit;
+  }
+  const tokens = tightest(['x-ratelimit-remaining-tokens', 'x-ratelimit-limit-tokens'], ['anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-tokens-limit'], ['anthropic-ratelimit-input-tokens-remaining', 'anthropic-ratelimit-input-tokens-limit']);
+  if (tokens !== undefined) {
+    out.remainingTokens = tokens.remaining;
+    if (tokens.limit) out.tokensLimit = tokens.limit;
+  }
   const requestsReset = timeOf(headers['x-ratelimit-reset-requests'], now) ?? timeOf(headers['anthropic-ratelimit-requests-reset'], now);
   if (requestsReset !== undefined) out.requestsResetAt = requestsReset;
   const tokensReset = timeOf(headers['x-ratelimit-reset-tokens'], now) ?? timeOf(headers['anthropic-ratelimit-tokens-reset'], now) ?? timeOf(headers['anthropic-ratelimit-input-tokens-reset'], now);

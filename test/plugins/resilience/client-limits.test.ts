@@ -77,3 +77,38 @@ pipeline:
   const next = await ask(url, 'alice-key-000', { max_tokens: 2000 });
   t.equal(next.status, 429, 'the dropped stream still counts');
 });
+
+const openConfig = (limits: string) => `
+server: { admin_key: admin-0123456789 }
+providers:
+  mock: { use: mock, models: [m] }
+pipeline:
+  - use: client-limits
+    with:
+${limits}
+  - use: router
+    with: { default: mock/m }
+`;
+
+const limitsState = async (url: string) => ((await (await request(`${url}/admin/state`, { headers: { 'x-api-key': 'admin-0123456789' } })).body.json()) as any).plugins.find((p: any) => p.plugin === 'middleware.client-limits').state;
+
+t.test('without server.auth.keys, a client sending a new key with every request shares one bucket and is still limited', async (t) => {
+  const { url } = await startTestRouter(t, openConfig('      default: { rpm: 3 }'));
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) statuses.push((await ask(url, `invented-key-${i}-${Math.random()}`)).status);
+  t.same(statuses, [200, 200, 200, 429, 429]);
+  t.same(Object.keys(await limitsState(url)), ['anonymous'], 'one bucket, not one per invented key');
+});
+
+t.test('without server.auth.keys, a key listed under clients still names its client', async (t) => {
+  const { url } = await startTestRouter(t, openConfig('      default: { rpm: 1 }\n      clients:\n        - { key: team-key-000, name: team, rpm: 100 }'));
+  for (let i = 0; i < 3; i++) t.equal((await ask(url, 'team-key-000')).status, 200);
+  t.equal((await ask(url, 'someone-else')).status, 200, 'anonymous has its own minute');
+  t.equal((await ask(url, 'someone-else-again')).status, 429, 'and shares it');
+});
+
+t.test('the buckets kept are bounded by max_clients, the least recently seen dropped first', async (t) => {
+  const { url } = await startTestRouter(t, config('      default: { rpm: 10 }\n      max_clients: 2'));
+  for (const key of ['alice-key-000', 'bob-key-0000', 'team-key-000']) t.equal((await ask(url, key)).status, 200);
+  t.equal(Object.keys(await limitsState(url)).length, 2);
+});

@@ -57,6 +57,12 @@ t.test('round robin spreads requests evenly over the keys', async (t) => {
   t.same(count(upstream.served.map((s) => s.key)), { 'k-one': 3, 'k-two': 3, 'k-three': 3 });
 });
 
+t.test('least loaded, the default strategy, spreads requests over keys that have no limits', async (t) => {
+  const { url, upstream } = await setup(t, {}, '[k-one, k-two, k-three]');
+  for (let i = 0; i < 9; i++) t.equal((await chat(url)).status, 200);
+  t.same(count(upstream.served.map((s) => s.key)), { 'k-one': 3, 'k-two': 3, 'k-three': 3 });
+});
+
 t.test('a 429 cools that key until its reset and the request moves to another key; clients see no 429', async (t) => {
   const { url, upstream } = await setup(t, { keys: { 'k-busy': { limit: 0, windowMs: 60_000 } } }, '[k-busy, k-free]', '      strategy: priority');
   for (let i = 0; i < 5; i++) t.equal((await chat(url)).status, 200, `request ${i}`);
@@ -223,4 +229,13 @@ pipeline:
   t.equal(upstream.served.at(-1)!.key, 'sk-rotated-SECRET-2222', 'the rotated key was used');
   t.match(JSON.stringify(answer.json), /\[redacted\]/, 'the quoted key is replaced');
   t.notMatch(JSON.stringify(answer.json) + logText(), /sk-rotated-SECRET-2222/);
+});
+
+t.test('a key too short to be scrubbed from text cannot be rotated in', async (t) => {
+  const { url } = await setup(t, {}, '[k-long-enough]');
+  await chat(url);
+  const keys = (await adminState(url)).plugins.find((p: any) => p.plugin === 'scheduler.scheduler').state.up.keys;
+  const res = await request(`${url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}` }, body: JSON.stringify({ provider: 'up', key: keys[0].id, action: 'rotate', new_key: 'short' }) });
+  t.equal(res.statusCode, 400);
+  t.match(await res.body.json(), { error: { message: /at least 8 characters/ } });
 });

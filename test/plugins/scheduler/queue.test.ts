@@ -40,7 +40,7 @@ function chat(url: string, label: string, priority?: string, stream = false) {
 const labels = (served: Array<{ body: any }>) => served.map((s) => s.body.messages[0].content as string);
 
 t.test('sequential mode: one request at a time, the queue served critical first, then in arrival order', async (t) => {
-  const { url, upstream } = await setup(t, { latencyMs: 150 }, '      providers: { up: { concurrency: 1 } }');
+  const { url, upstream } = await setup(t, { latencyMs: 150 }, '      providers: { up: { concurrency: 1 } }\n      priority: { header_max: critical }');
   const first = chat(url, 'first');
   await waitFor(() => upstream.served.length === 0 && upstream.requests.length === 1, 2000, 'the first request upstream');
   const queued = [chat(url, 'batch-1', 'batch'), chat(url, 'normal-1'), chat(url, 'critical-1', 'critical'), chat(url, 'low-1', 'low'), chat(url, 'normal-2'), chat(url, 'high-1', 'high')];
@@ -107,4 +107,15 @@ t.test('a client that gives up while queued leaves the queue; nothing is sent fo
   t.equal((await first).status, 200);
   t.equal((await chat(url, 'after')).status, 200);
   t.same(labels(upstream.served), ['first', 'after']);
+});
+
+t.test('a class claimed by header is capped at header_max (high by default); a rule can still make a request critical', async (t) => {
+  const { url, upstream } = await setup(t, { latencyMs: 150 }, '      concurrency: 1\n      priority: { header: X-Router-Priority, by_reason: { explicit: critical } }');
+  const ask = (label: string, model: string, priority?: string) =>
+    request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...(priority ? { 'x-router-priority': priority } : {}) }, body: JSON.stringify({ model, messages: [{ role: 'user', content: label }] }) }).then((res) => res.body.text());
+  const first = ask('first', 'm');
+  await waitFor(() => upstream.requests.length === 1, 2000, 'the first request upstream');
+  const queued = [ask('claims-critical', 'm', 'Critical'), ask('high', 'm', 'high'), ask('low', 'm', 'low'), ask('critical-by-rule', 'up/m')];
+  await Promise.all([first, ...queued]);
+  t.same(labels(upstream.served), ['first', 'critical-by-rule', 'claims-critical', 'high', 'low'], 'the header named in any case is read; its critical counts as high');
 });

@@ -11,14 +11,16 @@ const now = Date.parse('2025-11-04T22:50:50Z');
 
 t.test("OpenAI's x-ratelimit-* headers: remaining counts and durations until reset", async (t) => {
   const headroom = headroomOf(headersOf('providers/openai/chat-completion-ratelimit-headers.meta.json'), now);
-  t.same(headroom, { remainingRequests: 29999, remainingTokens: 149999990, requestsResetAt: now + 2, tokensResetAt: now });
+  t.same(headroom, { remainingRequests: 29999, requestsLimit: 30000, remainingTokens: 149999990, tokensLimit: 150000000, requestsResetAt: now + 2, tokensResetAt: now });
 });
 
-t.test("Anthropic's anthropic-ratelimit-* headers: the tightest remaining allowance, reset times, retry-after", async (t) => {
+t.test("Anthropic's anthropic-ratelimit-* headers: the tightest remaining allowance and its limit, reset times, retry-after", async (t) => {
   const headroom = headroomOf(headersOf('providers/anthropic/message-text-ratelimit-headers.meta.json'), now);
   t.same(headroom, {
     remainingRequests: 3999,
+    requestsLimit: 4000,
     remainingTokens: 400000,
+    tokensLimit: 400000,
     requestsResetAt: Date.parse('2025-11-04T22:50:54Z'),
     tokensResetAt: Date.parse('2025-11-04T22:50:55Z'),
     retryAt: now + 5000,

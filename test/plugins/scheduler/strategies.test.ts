@@ -63,3 +63,41 @@ t.test('per-key concurrency and rpm from YAML are never exceeded; the rest waits
   await t.rejects(third, { code: 'RK_RATE_LIMITED', status: 429 }, 'rpm 2 reached: the third waits until its deadline, then 429');
   clearTimeout(alive);
 });
+
+t.test('least loaded spreads requests over keys without limits, taking turns when they tie', async (t) => {
+  const pool = new ProviderPool('p', keys({}, {}, {}), settings('least_loaded'));
+  t.same(await picks(pool, 6), ['key_0', 'key_1', 'key_2', 'key_0', 'key_1', 'key_2']);
+});
+
+t.test("least loaded sends the next request to the key that carried the fewest of this minute's tokens", async (t) => {
+  const pool = new ProviderPool('p', keys({}, {}, {}), settings('least_loaded'));
+  const big = await pool.acquire('normal', 20_000, never, undefined);
+  big.release(20_000);
+  const order = await picks(pool, 4);
+  t.same(order, ['key_1', 'key_2', 'key_1', 'key_2'], 'the key that carried a large request rests while the others catch up');
+});
+
+t.test('least loaded prefers the key whose provider reports more of its allowance left', async (t) => {
+  const pool = new ProviderPool('p', keys({}, {}), settings('least_loaded'));
+  const resetAt = Date.now() + 60_000;
+  pool.keys[0].learn({ remainingRequests: 10, requestsLimit: 100, requestsResetAt: resetAt });
+  pool.keys[1].learn({ remainingRequests: 90, requestsLimit: 100, requestsResetAt: resetAt });
+  t.same(await picks(pool, 3), ['key_1', 'key_1', 'key_1']);
+});
+
+t.test('a key at its tpm is not given a request until enough of its tokens age out', async (t) => {
+  const pool = new ProviderPool('p', keys({ tpm: 1000 }, {}), settings('priority'));
+  const first = await pool.acquire('normal', 900, never, undefined);
+  t.equal(first.key!.id, 'key_0');
+  first.release(900);
+  const second = await pool.acquire('normal', 200, never, undefined);
+  t.equal(second.key!.id, 'key_1', '900 + 200 would pass the first key’s 1,000 tokens a minute');
+  second.release(200);
+  t.equal((await pool.acquire('normal', 100, never, undefined)).key!.id, 'key_0', 'a request that fits still goes to it');
+
+  const alone = new ProviderPool('p', keys({ tpm: 1000 }), settings('least_loaded'));
+  (await alone.acquire('normal', 900, never, undefined)).release(900);
+  const alive = setTimeout(() => {}, 5000);
+  await t.rejects(alone.acquire('normal', 200, never, Date.now() + 50), { code: 'RK_RATE_LIMITED', status: 429 }, 'with no other key it waits, then hears 429');
+  clearTimeout(alive);
+});
