@@ -97,6 +97,11 @@ export interface RequestContext {
    * the client's dialect then). Middleware may change it; after a change a passthrough provider
    * must not forward the raw body, so also set `rawStale`. Reading `model` or `stream` above, or
    * `raw.field()`, costs nothing; this costs a full parse, which passthrough otherwise avoids.
+   *
+   * Change it by replacement, never in place: the messages and tools of a long conversation are
+   * shared with its earlier and later requests (each is parsed once, see docs/architecture.md) and
+   * are frozen, so editing one throws. Assign a new array, message or part instead:
+   * `ctx.request = { ...ctx.request, messages: [...] }`.
    */
   request: CanonicalRequest;
   readonly raw: RawRequest;
