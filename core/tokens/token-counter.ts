@@ -85,7 +85,7 @@ export class TokenCounter {
     const unknown = new Map<string, string>();
     const pending: string[] = [];
     const elsewhere: Array<Promise<number>> = [];
-    for (const text of blocks.tools.length > 0 ? [...blocks.texts, ...toolTexts(blocks, family)] : blocks.texts) {
+    for (const text of familyTexts(blocks, family)) {
       if (text.length === 0) continue;
       const key = encoding + hash('sha1', text, 'base64');
       const cached = this.#cache.get(key);
@@ -163,16 +163,17 @@ export class TokenCounter {
   }
 }
 
-/** Tool definitions as the family writes them into the prompt, each its own cached block. */
-function toolTexts(blocks: RequestBlocks, family: TokenFamily): string[] {
-  const texts = blocks.tools.map((tool) => family.renderTool(tool));
+/** Every text the family's model reads: the request's texts, then its tool definitions as the family writes them (each its own cached block). */
+export function familyTexts(blocks: RequestBlocks, family: TokenFamily): string[] {
+  if (blocks.tools.length === 0) return blocks.texts;
+  const texts = [...blocks.texts, ...blocks.tools.map((tool) => family.renderTool(tool))];
   if (family.toolsHeader) texts.push(family.toolsHeader);
   if (family.toolsFooter) texts.push(family.toolsFooter);
   return texts;
 }
 
 /** Tokens the family adds that are not text: message framing, images, tool calls, the tools preamble. */
-function framingOf(blocks: RequestBlocks, family: TokenFamily): number {
+export function framingOf(blocks: RequestBlocks, family: TokenFamily): number {
   let tokens = family.perRequest + (blocks.messages + (blocks.system ? 1 : 0)) * family.perMessage + blocks.toolCalls * family.perToolCall + blocks.images * family.perImage;
   if (blocks.tools.length > 0) tokens += family.withTools + (blocks.system ? family.withToolsAndSystem : 0);
   if (blocks.thinking) tokens += family.withThinking;
