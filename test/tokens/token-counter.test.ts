@@ -8,6 +8,7 @@ import t from 'tap';
 import type { CanonicalRequest, Message } from '../../core/canonical.ts';
 import { requestBlocks } from '../../core/tokens/blocks.ts';
 import { tokenFamilies } from '../../core/tokens/families.ts';
+import { segments } from '../../core/tokens/long-runs.ts';
 import { TokenCounter } from '../../core/tokens/token-counter.ts';
 import { claudeCodeRequest } from '../helpers/fixtures.ts';
 import { anthropicCodec } from '../../core/dialects/anthropic/index.ts';
@@ -83,4 +84,19 @@ t.test('requestBlocks visits every part once, with its position', async (t) => {
   const blocks = requestBlocks(request([user('a'), { role: 'assistant', content: [{ type: 'text', text: 'b' }] }], { system: [{ type: 'text', text: 's' }] }), (part, at) => seen.push(`${at.role}:${at.message}:${part.type}`));
   t.same(seen, ['system:-1:text', 'user:0:text', 'assistant:1:text']);
   t.same(blocks.texts, ['s', 'a', 'b']);
+});
+
+t.test('a long run of one character class is counted as the sum of its slices, in linear time', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  // Whole, these took ~10 s (spaces) and ~26 s ("a") in the worker, holding it for every request.
+  const spaces = ' '.repeat(100_000);
+  const letters = 'a'.repeat(200_000);
+  // One 100,000-letter pre-token that is exactly 20,000 tokens whole ("hello" is one token).
+  const words = 'hello'.repeat(20_000);
+  const asText = { disallowedSpecial: new Set<string>() };
+  const sliced = (text: string) => segments(text).reduce((n, part) => n + countTokens(part, asText), 0);
+  const count = await counter.count(request([user(spaces), user(letters), user(words)]));
+  t.equal(count.tokens, sliced(spaces) + sliced(letters) + sliced(words) + framing.perRequest + 3 * framing.perMessage);
+  t.ok(Math.abs(sliced(words) - 20_000) / 20_000 < 0.02, `within 2% of the exact count (${sliced(words)} for 20,000)`);
 });
