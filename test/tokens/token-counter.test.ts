@@ -67,6 +67,45 @@ t.test('a worker that dies fails only the count it was running, and the pool rec
   t.equal(after.tokens, 2 + framing.perRequest + framing.perMessage, 'a replacement worker counts the next request');
 });
 
+t.test('a worker crash fails only the request whose task it was: a request awaiting one of its blocks counts that block itself', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1, deadline: 120_000 });
+  t.teardown(() => counter.close());
+  await counter.warm();
+  const shared = user('lorem ipsum dolor sit amet '.repeat(200_000));
+  const first = counter.count(request([shared]));
+  // Sent while the first is being counted: it shares the large block and awaits it.
+  const second = counter.count(request([shared, user('hello world')]));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const thread of counter.threads as Array<{ terminate(): Promise<number> }>) await thread.terminate();
+  await t.rejects(first, { code: 'RK_TOKEN_COUNT_FAILED' });
+  const fresh = new TokenCounter({ log, workers: 1, deadline: 120_000 });
+  t.teardown(() => fresh.close());
+  t.equal((await second).tokens, (await fresh.count(request([shared, user('hello world')]))).tokens, 'the other request got its full count');
+});
+
+t.test('a count that passes its deadline fails and frees its worker for the next count', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  await counter.warm();
+  const big = request([user('lorem ipsum dolor sit amet '.repeat(400_000))]);
+  await t.rejects(counter.count(big, { deadline: 1 }), { code: 'RK_TOKEN_COUNT_FAILED', message: /no count within 1 ms/ });
+  t.equal((await counter.count(request([user('hello world')]))).tokens, 2 + framing.perRequest + framing.perMessage);
+});
+
+t.test("the client's abort stops its count in the pool", async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  await counter.warm();
+  const [worker] = counter.threads;
+  const client = new AbortController();
+  const running = counter.count(request([user('lorem ipsum dolor sit amet '.repeat(400_000))]), { signal: client.signal });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  client.abort();
+  await t.rejects(running, { code: 'RK_TOKEN_COUNT_FAILED', message: /cancelled/ });
+  t.equal((await counter.count(request([user('hello world')]))).tokens, 2 + framing.perRequest + framing.perMessage);
+  t.not(counter.threads[0], worker, 'the worker running it was stopped and replaced');
+});
+
 t.test('the Claude estimate scales o200k and adds the tool-use prompt, and says it is an estimate', async (t) => {
   const counter = new TokenCounter({ log, workers: 1 });
   t.teardown(() => counter.close());
