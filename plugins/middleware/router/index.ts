@@ -20,8 +20,9 @@
  * asks for them, and a count only when a cheap bound on the body size cannot settle it. The choice
  * and its reason are in `x-router-route` and the log line.
  */
-import { channels, definePlugin, routerError, type MiddlewareInstance, type RequestContext, type Route, type Usage } from 'router-kernel';
+import { channels, definePlugin, encodingFor, routerError, tokenFamilyFor, type MiddlewareInstance, type RequestBlocks, type RequestContext, type Route, type Usage } from 'router-kernel';
 import { channel, type Channel } from 'node:diagnostics_channel';
+import { estimateBlocks } from './estimate.ts';
 import { describeRequest, type Features } from './features.ts';
 import { compilePlan, routerSchema, type Plan, type RouterOptions } from './options.ts';
 import { SessionUsage, sessionOf } from './sessions.ts';
@@ -115,18 +116,19 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 
       let features: Features | undefined;
       const described = () => (features ??= describeRequest(ctx.request));
-      let counted: number | undefined;
-      const tokens = async () => (counted ??= (await ctx.countTokens(described().blocks)).tokens);
+      let counted: Counted | undefined;
+      const tokens = async () => (counted ??= await countOrEstimate(ctx, described().blocks, p.countTimeout)).tokens;
+      const countDetail = () => (counted === undefined ? undefined : counted.estimated ? `estimated_tokens=${counted.tokens}` : `tokens=${counted.tokens}`);
 
       for (const rule of p.rules) {
         if (!rule.cheap(ctx) || (rule.detailed && !rule.detailed(ctx, described))) continue;
         if (rule.tokens && !(await tokensWithin(ctx, rule.tokens, tokens))) continue;
-        return routeTo(rule.target, `rule:${rule.name}`, counted !== undefined ? `tokens=${counted}` : undefined);
+        return routeTo(rule.target, `rule:${rule.name}`, countDetail());
       }
 
       if (p.longContext && upperBound(ctx) > p.longContext.threshold) {
         const n = await tokens();
-        if (n > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', `tokens=${n}`);
+        if (n > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', countDetail());
       }
       // A long conversation's small side calls still go to the background model.
       if (p.background?.models(model)) return routeTo(p.background.target, 'background');
@@ -142,8 +144,31 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
       if (declared) return { ...declared, reason: 'model' };
       return routeTo(p.default, 'default');
     }
+
+    /**
+     * The request's tokens as its model's family bills them (what thresholds are written in). A
+     * count that fails (a crashed worker, past `count_timeout`) is not the request's fault: the
+     * decision goes on with an estimate, and says so. A client that went away is not routed at all.
+     */
+    async function countOrEstimate(ctx: RequestContext, blocks: RequestBlocks, deadline: number): Promise<Counted> {
+      try {
+        const count = await scope.tokens.countBlocks(blocks, { family: tokenFamilyFor(ctx.model, ctx.dialect).name, encoding: encodingFor(ctx.model), signal: ctx.signal, deadline });
+        return { tokens: count.tokens, estimated: false };
+      } catch (err) {
+        if (ctx.signal.aborted || (err as { code?: unknown }).code !== 'RK_TOKEN_COUNT_FAILED') throw err;
+        const tokens = estimateBlocks(blocks);
+        ctx.log.warn({ err, estimate: tokens }, 'token counting failed; routing on an estimate');
+        return { tokens, estimated: true };
+      }
+    }
   },
 });
+
+interface Counted {
+  tokens: number;
+  /** The count failed and this is `estimateBlocks`' figure. */
+  estimated: boolean;
+}
 
 /**
  * An upper bound on a request's tokens from its body size alone, for every token family: a token

@@ -1,7 +1,7 @@
 /**
  * The router's options: their schema and the plan compiled from them once the providers are known.
  */
-import type { ProviderCatalog, ThinkingConfig } from 'router-kernel';
+import { parseDuration, type ProviderCatalog, type ThinkingConfig } from 'router-kernel';
 import { anyOf, type Matcher } from './match.ts';
 import { compileRule, ruleSchema, type Rule, type RuleSpec } from './rules.ts';
 import { resolveTarget, targetSchema, type Target, type TargetSpec } from './targets.ts';
@@ -16,6 +16,7 @@ export interface RouterOptions {
   image?: TargetSpec;
   subagent_tags?: boolean;
   rules?: RuleSpec[];
+  count_timeout?: number | string;
 }
 
 /** Claude Code's background calls (titles, summaries, quick checks) go to a Haiku-class model. */
@@ -47,6 +48,7 @@ export const routerSchema = {
     image: { ...targetSchema, description: 'requests whose latest user turn has an image' },
     subagent_tags: { type: 'boolean', default: true, description: 'honour <router-model>provider/model</router-model> tags' },
     rules: { type: 'array', items: ruleSchema, description: 'ordered rules; the first match wins' },
+    count_timeout: { type: ['integer', 'string'], format: 'duration', default: '5s', description: 'how long a token count may take before routing goes on with an estimate' },
   },
 };
 
@@ -62,6 +64,8 @@ export interface Plan {
   rules: Array<Rule & { target: Target }>;
   /** Whether any decision may need a token count (then the tokenizer is warmed at start). */
   countsTokens: boolean;
+  /** Milliseconds a count may take before the decision goes on with an estimate. */
+  countTimeout: number;
 }
 
 function split(spec: TargetSpec | { target: TargetSpec } | undefined): { target: TargetSpec; rest: Record<string, unknown> } | undefined {
@@ -91,7 +95,7 @@ export function compilePlan(options: RouterOptions, catalog: ProviderCatalog): P
     }
   };
   const never = () => false;
-  const plan: Plan = { default: resolve(options.default, 'default'), aliases: new Map(), subagentTags: options.subagent_tags !== false, rules: [], countsTokens: false };
+  const plan: Plan = { default: resolve(options.default, 'default'), aliases: new Map(), subagentTags: options.subagent_tags !== false, rules: [], countsTokens: false, countTimeout: parseDuration(options.count_timeout ?? '5s') };
   for (const [name, spec] of Object.entries(options.aliases ?? {})) plan.aliases.set(name, resolve(spec, `aliases.${name}`));
 
   const background = split(options.background);

@@ -74,6 +74,16 @@ t.test('long_context: a prompt above the threshold goes to the long-context mode
   t.match(await routeOf(url, { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }), { route: 'main/big; reason=default' }, 'a small request is settled by the size bound, not counted');
 });
 
+t.test('long_context: a count that fails routes on an estimate, says so, and the request is answered', async (t) => {
+  const { url, logs } = await startTestRouter(t, config('      long_context: { target: wide/long, threshold: 8000 }\n      count_timeout: 1ms'));
+  // Far more than a millisecond of counting, so the count passes its deadline.
+  const huge = claudeCode('tool-use-03', { messages: [{ role: 'user', content: 'lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(30_000) }] });
+  const routed = await routeOf(url, huge);
+  t.equal(routed.status, 200);
+  t.match(routed.route, /^wide\/long; reason=long_context; estimated_tokens=\d+$/);
+  t.ok(logs.some((line) => line.level === 40 && /token counting failed; routing on an estimate/.test(line.msg) && /no count within 1 ms/.test(line.err?.message)), 'a warning says why');
+});
+
 t.test('web_search: a provider-run web search tool, not Claude Code\'s client tool named WebSearch', async (t) => {
   const { url } = await startTestRouter(t, config('      web_search: search/web'));
   const withServerTool = claudeCode('plain-01', { tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 5 }] });
