@@ -25,7 +25,7 @@ import { channel, type Channel } from 'node:diagnostics_channel';
 import { estimateBlocks } from './estimate.ts';
 import { describeRequest, type Features } from './features.ts';
 import { compilePlan, routerSchema, type Plan, type RouterOptions } from './options.ts';
-import { SessionUsage, sessionOf } from './sessions.ts';
+import { conversationOf, SessionUsage } from './sessions.ts';
 import { tagMarkers, takeSubagentTag } from './subagent.ts';
 import { routeTo } from './targets.ts';
 
@@ -42,13 +42,14 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
     let sessions: SessionUsage | undefined;
     let ended: Channel | undefined;
     // The provider's own count of the input, after the answer: what makes long context sticky.
-    // Side calls in the same session (Claude Code's Haiku calls, subagents) do not speak for the
-    // conversation's size: only its own answers make it sticky or end it.
+    // Only a conversation's own answers make it sticky or end it: side calls (the client's
+    // small-model calls, however routed) are never recorded for it, a subagent that names itself
+    // is its own conversation (sessions.ts), and a tagged subagent that does not is left out.
     const onEnd = (message: unknown) => {
       const { ctx, usage } = message as { ctx: RequestContext; usage?: Usage };
-      const session = ctx.state.get(sessionKey);
-      if (typeof session !== 'string' || !usage || ctx.route?.reason === 'background' || ctx.route?.reason === 'subagent') return;
-      sessions?.record(session, usage);
+      const conversation = ctx.state.get(sessionKey);
+      if (typeof conversation !== 'string' || !usage || ctx.route?.reason === 'subagent') return;
+      sessions?.record(conversation, usage);
     };
 
     return {
@@ -78,9 +79,9 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 
       async handle(ctx, next) {
         const p = plan ?? (plan = compilePlan(options, ctx.catalog));
-        // Even when a custom router earlier in the pipeline has chosen, the session is recorded and
-        // subagent tags never reach the provider.
-        const session = p.longContext ? sessionOf(ctx) : undefined;
+        // Even when a custom router earlier in the pipeline has chosen, the conversation is
+        // recorded and subagent tags never reach the provider. Side calls have no part in it.
+        const session = p.longContext && !p.sideCall(ctx.model) ? conversationOf(ctx) : undefined;
         if (session) ctx.state.set(sessionKey, session);
         const tagged = takeTag(ctx, p);
         if (!ctx.route) ctx.route = await decide(ctx, p, session, tagged);

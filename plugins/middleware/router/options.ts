@@ -56,6 +56,11 @@ export interface Plan {
   default: Target;
   aliases: Map<string, Target>;
   background?: { target: Target; models: Matcher };
+  /**
+   * The client's small/fast model calls (the background scenario's models, or the default
+   * `*haiku*` without one): side calls that share a session but not its conversation.
+   */
+  sideCall: Matcher;
   think?: { target: Target; applies(thinking: ThinkingConfig | undefined): boolean };
   longContext?: { target: Target; threshold: number };
   webSearch?: Target;
@@ -95,11 +100,14 @@ export function compilePlan(options: RouterOptions, catalog: ProviderCatalog): P
     }
   };
   const never = () => false;
-  const plan: Plan = { default: resolve(options.default, 'default'), aliases: new Map(), subagentTags: options.subagent_tags !== false, rules: [], countsTokens: false, countTimeout: parseDuration(options.count_timeout ?? '5s') };
+  const plan: Plan = { default: resolve(options.default, 'default'), aliases: new Map(), sideCall: anyOf(defaultBackgroundModels), subagentTags: options.subagent_tags !== false, rules: [], countsTokens: false, countTimeout: parseDuration(options.count_timeout ?? '5s') };
   for (const [name, spec] of Object.entries(options.aliases ?? {})) plan.aliases.set(name, resolve(spec, `aliases.${name}`));
 
   const background = split(options.background);
-  if (background) plan.background = { target: resolve(background.target, 'background'), models: guard('background.models', () => anyOf((background.rest.models as string[] | undefined) ?? defaultBackgroundModels), never) };
+  if (background) {
+    plan.background = { target: resolve(background.target, 'background'), models: guard('background.models', () => anyOf((background.rest.models as string[] | undefined) ?? defaultBackgroundModels), never) };
+    plan.sideCall = plan.background.models;
+  }
 
   const think = split(options.think);
   if (think) {
