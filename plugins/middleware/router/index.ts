@@ -12,8 +12,8 @@
  *           - when: { header: { x-team: research } }
  *             target: [claude/claude-sonnet-4-5, deepseek/deepseek-chat]   # then a fallback
  *
- * In order, the first that applies wins: an alias or an explicit `provider/model` (`provider,model`,
- * as typed in Claude Code's /model); a subagent tag; the rules, in order; long context (counted);
+ * In order, the first that applies wins: an explicit `provider/model` (`provider,model`, as typed
+ * in Claude Code's /model); a subagent tag; an alias; the rules, in order; long context (counted);
  * background; long context (a sticky session); web search; image; think; a model name a provider
  * declares; the default. Only what a decision
  * needs is looked at: the model first, the parsed request and a token count only when an option
@@ -99,8 +99,6 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 
     async function decide(ctx: RequestContext, p: Plan, session: string | undefined, tagged: string | undefined): Promise<Route> {
       const model = ctx.model;
-      const alias = p.aliases.get(model);
-      if (alias) return routeTo(alias, 'alias');
       const explicit = ctx.catalog.parseTarget(model);
       if (explicit) return { ...explicit, reason: 'explicit' };
       // `provider,model` is only ever typed to pick a route (Claude Code's /model): a typo in it
@@ -109,11 +107,16 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
         throw routerError('RK_PROVIDER_NOT_FOUND', { provider: model.slice(0, model.indexOf(',')), hint: ` (providers: ${ctx.catalog.providers().join(', ')})` });
       }
 
+      // A tag is an instruction for this one request; an alias is a standing mapping of the model
+      // name every request of the client carries (Claude Code's subagents inherit the main model),
+      // so the tag wins. A model the client names explicitly as provider/model wins over both.
       if (tagged !== undefined) {
         const target = ctx.catalog.parseTarget(tagged);
         if (target) return { ...target, reason: 'subagent' };
         ctx.log.warn({ tag: tagged }, 'a subagent tag names no configured provider; routing as if it were not there');
       }
+      const alias = p.aliases.get(model);
+      if (alias) return routeTo(alias, 'alias');
 
       let features: Features | undefined;
       const described = () => (features ??= describeRequest(ctx.request));

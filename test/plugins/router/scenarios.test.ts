@@ -117,6 +117,18 @@ t.test('explicit targets and aliases win over every scenario; a mistyped provide
   t.equal(typo.status, 404);
 });
 
+t.test("a subagent tag wins over an alias on the client's model; an explicit provider/model wins over the tag", async (t) => {
+  const { url } = await startTestRouter(t, config('      aliases: { claude-opus-4-8: wide/long }'));
+  const tagged = (model?: string) => {
+    const body = claudeCode('plain-01', model ? { model } : {}) as { system: Array<{ text: string }> };
+    body.system[1].text = `<router-model>fast/small</router-model>\n${body.system[1].text}`;
+    return body;
+  };
+  t.match(await routeOf(url, tagged()), { route: 'fast/small; reason=subagent' }, "Claude Code's subagent, with the main model's aliased name");
+  t.match(await routeOf(url, claudeCode('plain-01')), { route: 'wide/long; reason=alias' }, 'untagged, the alias applies');
+  t.match(await routeOf(url, tagged('reason,r1')), { route: 'reason/r1; reason=explicit' });
+});
+
 t.test('scenarios apply in the documented order', async (t) => {
   const { url } = await startTestRouter(t, config('      background: fast/small\n      think: reason/r1\n      long_context: { target: wide/long, threshold: 8000 }\n      image: eyes/vision\n      web_search: search/web'));
   // long context beats background (a huge Haiku call still needs the long model)
