@@ -26,7 +26,7 @@ import { estimateBlocks } from './estimate.ts';
 import { describeRequest, type Features } from './features.ts';
 import { compilePlan, routerSchema, type Plan, type RouterOptions } from './options.ts';
 import { conversationOf, SessionUsage } from './sessions.ts';
-import { tagMarkers, takeSubagentTag } from './subagent.ts';
+import { mayHoldTag, takeSubagentTag } from './subagent.ts';
 import { routeTo } from './targets.ts';
 
 const sessionKey = Symbol.for('router-kernel.router.session');
@@ -91,7 +91,7 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 
     /** The subagent tag's target, if the request carries one (the tag is removed either way). */
     function takeTag(ctx: RequestContext, p: Plan): string | undefined {
-      if (!p.subagentTags || !tagMarkers.some((marker) => ctx.raw.body.includes(marker))) return undefined;
+      if (!p.subagentTags || !mayHoldTag(ctx.raw.body)) return undefined;
       const tagged = takeSubagentTag(ctx.request);
       if (tagged !== undefined) ctx.rawStale = true; // the tag is gone from the request: a passthrough must rebuild the body
       return tagged;
