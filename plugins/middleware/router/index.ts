@@ -13,16 +13,16 @@
  *             target: [claude/claude-sonnet-4-5, deepseek/deepseek-chat]   # then a fallback
  *
  * In order, the first that applies wins: an explicit `provider/model` (`provider,model`, as typed
- * in Claude Code's /model); a subagent tag; an alias; the rules, in order; long context (counted);
- * background; long context (a sticky session); web search; image; think; a model name a provider
- * declares; the default. Only what a decision
- * needs is looked at: the model first, the parsed request and a token count only when an option
- * asks for them, and a count only when a cheap bound on the body size cannot settle it. The choice
- * and its reason are in `x-router-route` and the log line.
+ * in Claude Code's /model); a subagent tag; an alias; the rules, in order; long context (a sticky
+ * conversation); long context (counted); background; web search; image; think; a model name a
+ * provider declares; the default. Only what a decision needs is looked at: the model first, the
+ * parsed request and a token count only when an option asks for them, and a count only when the
+ * body's size (with a documented margin, estimate.ts) cannot settle it. The choice and its reason
+ * are in `x-router-route` and the log line.
  */
 import { channels, definePlugin, encodingFor, routerError, tokenFamilyFor, type MiddlewareInstance, type RequestBlocks, type RequestContext, type Route, type Usage } from 'router-kernel';
 import { channel, type Channel } from 'node:diagnostics_channel';
-import { estimateBlocks } from './estimate.ts';
+import { estimateBlocks, sizeEstimate, upperBound } from './estimate.ts';
 import { describeRequest, type Features } from './features.ts';
 import { compilePlan, routerSchema, type Plan, type RouterOptions } from './options.ts';
 import { conversationOf, SessionUsage } from './sessions.ts';
@@ -130,16 +130,18 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
         return routeTo(rule.target, `rule:${rule.name}`, countDetail());
       }
 
-      if (p.longContext && upperBound(ctx) > p.longContext.threshold) {
-        const n = await tokens();
-        if (n > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', countDetail());
+      if (p.longContext) {
+        // A sticky conversation goes long whatever its count: nothing to count. (Side calls have
+        // no conversation here.)
+        const last = session === undefined ? undefined : sessions?.lastInput(session);
+        if (last !== undefined && last > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', `session=sticky; last_input=${last}`);
+        if (sizeEstimate(ctx.raw.body) > p.longContext.threshold) {
+          const n = await tokens();
+          if (n > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', countDetail());
+        }
       }
       // A long conversation's small side calls still go to the background model.
       if (p.background?.models(model)) return routeTo(p.background.target, 'background');
-      if (p.longContext && session) {
-        const last = sessions?.lastInput(session);
-        if (last !== undefined && last > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', `session=sticky; last_input=${last}`);
-      }
 
       if (p.webSearch && described().webSearch) return routeTo(p.webSearch, 'web_search');
       if (p.image && described().imageInLastUserTurn) return routeTo(p.image, 'image');
@@ -175,24 +177,13 @@ interface Counted {
 }
 
 /**
- * An upper bound on a request's tokens from its body size alone, for every token family: a token
- * encodes at least one byte, the body holds every text (escaping only adds bytes; tool schemas are
- * written at least as long as any family renders them), framing adds at most 4 tokens per message
- * or tool call, which takes at least 28 bytes to write, estimates scale by at most 1.05, and tools
- * add a preamble of at most 346 tokens. Images count a fixed 1,600 tokens whatever their size:
- * each `"image` in the body (a block's type, `image_url`, or text that merely says so) adds that much.
+ * Whether the request's tokens are within the range, counting only when the body's size cannot
+ * tell: at most `sizeEstimate` tokens is taken as not above (the documented margin), and at most
+ * the strict `upperBound` as below.
  */
-function upperBound(ctx: RequestContext): number {
-  const body = ctx.raw.body;
-  let images = 0;
-  for (let at = body.indexOf('"image'); at !== -1; at = body.indexOf('"image', at + 6)) images++;
-  return Math.ceil(body.length * (1 + 4 / 28) * 1.05) + 10 + 346 + images * 1600;
-}
-
 async function tokensWithin(ctx: RequestContext, range: { above?: number; below?: number }, count: () => Promise<number>): Promise<boolean> {
-  const bound = upperBound(ctx);
-  if (range.above !== undefined && bound <= range.above) return false;
-  if (range.above === undefined && range.below !== undefined && bound < range.below) return true;
+  if (range.above !== undefined && sizeEstimate(ctx.raw.body) <= range.above) return false;
+  if (range.above === undefined && range.below !== undefined && upperBound(ctx.raw.body) < range.below) return true;
   const n = await count();
   return (range.above === undefined || n > range.above) && (range.below === undefined || n < range.below);
 }

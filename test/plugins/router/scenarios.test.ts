@@ -74,6 +74,29 @@ t.test('long_context: a prompt above the threshold goes to the long-context mode
   t.match(await routeOf(url, { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }), { route: 'main/big; reason=default' }, 'a small request is settled by the size bound, not counted');
 });
 
+/** Counts how often the router asks the kernel's token counter for a count. */
+function countCalls(router: Awaited<ReturnType<typeof startTestRouter>>['router']): { calls: number } {
+  const tokens = router.supervisor.tokens;
+  const seen = { calls: 0 };
+  const countBlocks = tokens.countBlocks.bind(tokens);
+  tokens.countBlocks = (...args) => {
+    seen.calls++;
+    return countBlocks(...args);
+  };
+  return seen;
+}
+
+t.test("long_context: an ordinary Claude Code request is settled by its size, with the documented margin, and not counted", async (t) => {
+  const { url, router } = await startTestRouter(t, config('      long_context: { target: wide/long, threshold: 60000 }'));
+  const seen = countCalls(router);
+  // ~76 KB, ~19k tokens: at two bytes per token it could hold ~38k, under the threshold.
+  t.match(await routeOf(url, claudeCode('tool-use-03')), { route: 'main/big; reason=default' });
+  t.equal(seen.calls, 0);
+  const grown = claudeCode('tool-use-03', { messages: [...(claudeCode('tool-use-03').messages as unknown[]), { role: 'user', content: 'export const value = computeSomething(input, options);\n'.repeat(1_000) }] });
+  t.match(await routeOf(url, grown), { route: 'main/big; reason=default' });
+  t.equal(seen.calls, 1, 'a request that could be over it by its size is counted');
+});
+
 t.test('long_context: a count that fails routes on an estimate, says so, and the request is answered', async (t) => {
   const { url, logs } = await startTestRouter(t, config('      long_context: { target: wide/long, threshold: 8000 }\n      count_timeout: 1ms'));
   // Far more than a millisecond of counting, so the count passes its deadline.

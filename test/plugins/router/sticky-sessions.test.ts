@@ -20,7 +20,7 @@ async function upstream(t: Test) {
   return server;
 }
 
-async function startRouter(t: Test, withBackground: boolean) {
+async function startRouter(t: Test, withBackground: boolean, threshold = 100_000) {
   const server = await upstream(t);
   return startTestRouter(
     t,
@@ -33,7 +33,7 @@ pipeline:
   - use: router
     with:
       default: main/sonnet
-      long_context: { target: long/sonnet-1m, threshold: 100000 }
+      long_context: { target: long/sonnet-1m, threshold: ${threshold} }
 ${withBackground ? '      background: fast/haiku\n' : ''}`,
   );
 }
@@ -91,4 +91,16 @@ t.test('a Haiku side call that reports a large input does not make the session s
   t.match(await turn(url, main, 20_000, 'claude-haiku-4-5-20251001'), /reason=default/);
   await turn(url, main, 150_000, 'claude-haiku-4-5-20251001');
   t.match(await turn(url, main, 20_000), /^main\/sonnet; reason=default/);
+});
+
+t.test('a sticky conversation is routed without counting its tokens', async (t) => {
+  const { url, router } = await startRouter(t, false, 20_000);
+  const tokens = router.supervisor.tokens;
+  let counts = 0;
+  const countBlocks = tokens.countBlocks.bind(tokens);
+  tokens.countBlocks = (...args) => (counts++, countBlocks(...args));
+  await turn(url, main, 150_000);
+  t.equal(counts, 1, 'by its size (~76 KB) the first request may be over 20,000 tokens: counted');
+  t.match(await turn(url, main, 151_000), sticky);
+  t.equal(counts, 1, 'once the conversation is sticky, its size no longer matters: not counted');
 });
