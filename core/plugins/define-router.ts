@@ -26,7 +26,12 @@ export interface CustomRouterContext<Options> {
   /** The client's model, as sent. */
   model: string;
   headers: Record<string, string | string[] | undefined>;
-  /** Input tokens (o200k_base), counted once per request off the event loop. */
+  /**
+   * Input tokens as the client model's family bills them (`ctx.countTokens()`: the Claude estimate
+   * for Claude models, OpenAI's exact count for GPT models), counted once per request off the event
+   * loop; it stops when the client hangs up and fails (RK_TOKEN_COUNT_FAILED) past the counter's
+   * deadline: catch it to decide without a count.
+   */
   tokens(): Promise<number>;
   options: Options;
   catalog: ProviderCatalog;

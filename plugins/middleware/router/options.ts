@@ -21,6 +21,11 @@ export interface RouterOptions {
 
 /** Claude Code's background calls (titles, summaries, quick checks) go to a Haiku-class model. */
 export const defaultBackgroundModels = ['*haiku*'];
+/**
+ * In the client model's token family (core/tokens/families.ts), the one the kernel counts a request
+ * in: for a Claude model the Claude estimate (o200k × 1.05 plus framing and the tool-use prompt),
+ * for a GPT model OpenAI's exact count, for others o200k plus framing. Not raw o200k.
+ */
 export const defaultLongContextThreshold = 60_000;
 
 function scenario(description: string, extra: Record<string, unknown>) {
@@ -40,10 +45,12 @@ export const routerSchema = {
     background: scenario("the client's small/fast model calls", { models: { type: 'array', items: { type: 'string' }, description: 'client model globs or /regex/ (default ["*haiku*"])' } }),
     think: scenario('thinking or reasoning requested', {
       thinking: { type: 'array', items: { enum: ['enabled', 'adaptive'] }, description: 'thinking types that count (default ["enabled"]: Claude Code sends "adaptive" on ordinary requests)' },
-      effort: { type: 'array', items: { type: 'string' }, description: 'effort levels that count whatever the type (output_config.effort, reasoning_effort), e.g. [max, xhigh]' },
+      effort: { type: 'array', items: { type: 'string' }, description: 'effort levels that count whatever the type (output_config.effort, reasoning_effort), e.g. [max]; not high: Claude Code sends effort high on ordinary requests' },
       min_budget: { type: 'integer', minimum: 1, description: 'least budget_tokens that counts (default 1)' },
     }),
-    long_context: scenario('prompts above a token threshold', { threshold: { type: 'integer', minimum: 1, description: `input tokens (o200k_base), default ${defaultLongContextThreshold}` } }),
+    long_context: scenario('prompts above a token threshold', {
+      threshold: { type: 'integer', minimum: 1, description: `input tokens as the client model's family counts them (Claude models: the Claude estimate, o200k x 1.05 plus framing), default ${defaultLongContextThreshold}` },
+    }),
     web_search: { ...targetSchema, description: 'requests offering a provider-run web search tool' },
     image: { ...targetSchema, description: 'requests whose latest user turn has an image' },
     subagent_tags: { type: 'boolean', default: true, description: 'honour <router-model>provider/model</router-model> tags' },

@@ -57,8 +57,9 @@ t.test("think: explicit thinking goes to the reasoning model; Claude Code's ever
   t.match(await routeOf(plain.url, claudeCode('tool-use-01', { thinking: { type: 'enabled', budget_tokens: 4096 } })), { route: 'reason/r1; reason=think' });
   t.match(await routeOf(plain.url, claudeCode('tool-use-01', { thinking: { type: 'disabled' } })), { route: 'main/big; reason=default' });
 
-  const byEffort = await startTestRouter(t, config('      think: { target: reason/r1, effort: [high, max] }'));
-  t.match(await routeOf(byEffort.url, claudeCode()), { route: 'reason/r1; reason=think' }, 'effort high now counts');
+  const byEffort = await startTestRouter(t, config('      think: { target: reason/r1, effort: [max] }'));
+  t.match(await routeOf(byEffort.url, claudeCode()), { route: 'main/big; reason=default' }, "Claude Code's everyday effort high does not count");
+  t.match(await routeOf(byEffort.url, claudeCode('tool-use-01', { output_config: { effort: 'max' } })), { route: 'reason/r1; reason=think' }, 'effort max counts');
   t.match(await routeOf(byEffort.url, claudeCode('tool-use-01', { output_config: { effort: 'low' } })), { route: 'main/big; reason=default' });
 
   const byBudget = await startTestRouter(t, config('      think: { target: reason/r1, min_budget: 8000 }'));
