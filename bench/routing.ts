@@ -30,7 +30,8 @@ import type { ProviderCatalog, RawRequest, RequestContext } from '../core/contra
 import { KernelContext } from '../core/http/context.ts';
 import { requestBlocks } from '../core/tokens/blocks.ts';
 import { tokenFamilies } from '../core/tokens/families.ts';
-import { familyTexts, framingOf, TokenCounter } from '../core/tokens/token-counter.ts';
+import { familyTexts, framingOf } from '../core/tokens/framing.ts';
+import { TokenCounter } from '../core/tokens/token-counter.ts';
 import routerPlugin from '../plugins/middleware/router/index.ts';
 import { claudeCodeBody } from './cases.ts';
 import { updateDocs } from './report.ts';

@@ -22,11 +22,13 @@ import { hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { Piscina } from 'piscina';
-import type { CanonicalRequest } from '../canonical.ts';
+import type { CanonicalRequest, Dialect } from '../canonical.ts';
 import type { Logger } from '../contract.ts';
 import { routerError } from '../errors.ts';
 import { requestBlocks, type RequestBlocks } from './blocks.ts';
-import { tokenFamilies, type TokenFamily, type TokenFamilyName } from './families.ts';
+import { countAnthropicBody, type Piece } from './body-count.ts';
+import { familyTexts, framingOf } from './framing.ts';
+import { tokenFamilies, type TokenFamilyName } from './families.ts';
 import type { CountTask, Encoding } from './token-worker.ts';
 
 export type { Encoding } from './token-worker.ts';
@@ -69,6 +71,8 @@ export class TokenCounter {
   readonly #log: Logger;
   readonly #workers: number;
   readonly #cache: LRUCache<string, number>;
+  /** What each message (by its bytes) and each request frame adds to a count, for `countBody`. */
+  readonly #pieces: LRUCache<string, Piece>;
   readonly #deadline: number;
   /** Blocks being counted right now, so concurrent requests sharing them count them once. */
   readonly #counting = new Map<string, Promise<number>>();
@@ -79,6 +83,7 @@ export class TokenCounter {
     this.#log = options.log;
     this.#workers = options.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
     this.#cache = new LRUCache({ max: options.cacheBlocks ?? 200_000 });
+    this.#pieces = new LRUCache({ max: Math.ceil((options.cacheBlocks ?? 200_000) / 4) });
     this.#deadline = options.deadline ?? defaultCountDeadline;
   }
 
@@ -95,34 +100,62 @@ export class TokenCounter {
   async countBlocks(blocks: RequestBlocks, options: CountOptions = {}): Promise<TokenCount> {
     const encoding = options.encoding ?? 'o200k_base';
     const family = tokenFamilies[options.family ?? 'openai'];
+    const { counts, counted } = await this.#countEach(familyTexts(blocks, family), encoding, options);
     let tokens = 0;
+    for (const n of counts) tokens += n;
+    const total = Math.ceil(tokens * family.scale) + framingOf(blocks, family);
+    return { tokens: total, encoding, family: family.name, estimate: family.estimate, blocks: blocks.texts.length + blocks.tools.length, counted };
+  }
+
+  /**
+   * The same count as `countBlocks` on the parsed request, from the body's bytes: each message is
+   * remembered by its bytes, so only messages not seen before are decoded and parsed, and a
+   * 470 KB conversation that grew by a turn costs a scan, a hash and its new turn (body-count.ts).
+   * Anthropic's dialect only (its messages stand alone; OpenAI's merge tool results into turns):
+   * undefined for others, and for a body it cannot lay out, so the caller counts the parsed request.
+   */
+  async countBody(body: Buffer, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined> {
+    if (options.dialect !== 'anthropic') return undefined;
+    const encoding = options.encoding ?? 'o200k_base';
+    const family = tokenFamilies[options.family ?? 'openai'];
+    const found = await countAnthropicBody(body, family, encoding, this.#pieces, (texts) => this.#countEach(texts, encoding, options));
+    if (!found) return undefined;
+    const total = Math.ceil(found.tokens * family.scale) + framingOf(found.shape, family);
+    return { tokens: total, encoding, family: family.name, estimate: family.estimate, blocks: found.blocks, counted: found.counted };
+  }
+
+  /** Each text's count (0 for an empty one), from the cache or the pool; `counted`: how many went to this request's task. */
+  async #countEach(texts: string[], encoding: Encoding, options: CountOptions): Promise<{ counts: number[]; counted: number }> {
+    const counts = new Array<number>(texts.length).fill(0);
     // Each block the cache does not know, once (a tool result quoted back is counted once), with
-    // how often it occurs; those no one is counting go to this request's task, those another
-    // request is counting right now are awaited rather than counted again.
-    const occurrences = new Map<string, number>();
+    // where it occurs; those no one is counting go to this request's task, those another request
+    // is counting right now are awaited rather than counted again.
+    const occurrences = new Map<string, number[]>();
     const mine = new Map<string, string>();
     const theirs = new Map<string, { text: string; count: Promise<number> }>();
-    for (const text of familyTexts(blocks, family)) {
-      if (text.length === 0) continue;
+    texts.forEach((text, i) => {
+      if (text.length === 0) return;
       const key = encoding + hash('sha1', text, 'base64');
       const cached = this.#cache.get(key);
       if (cached !== undefined) {
-        tokens += cached;
-        continue;
+        counts[i] = cached;
+        return;
       }
-      const seen = occurrences.get(key);
-      occurrences.set(key, (seen ?? 0) + 1);
-      if (seen !== undefined) continue;
+      const at = occurrences.get(key);
+      if (at) {
+        at.push(i);
+        return;
+      }
+      occurrences.set(key, [i]);
       const inFlight = this.#counting.get(key);
       if (inFlight) theirs.set(key, { text, count: inFlight });
       else mine.set(key, text);
-    }
+    });
     if (occurrences.size > 0) {
-      const counts = await this.#countUnknown(mine, theirs, encoding, options);
-      for (const [key, times] of occurrences) tokens += counts.get(key)! * times;
+      const known = await this.#countUnknown(mine, theirs, encoding, options);
+      for (const [key, at] of occurrences) for (const i of at) counts[i] = known.get(key)!;
     }
-    const total = Math.ceil(tokens * family.scale) + framingOf(blocks, family);
-    return { tokens: total, encoding, family: family.name, estimate: family.estimate, blocks: blocks.texts.length + blocks.tools.length, counted: mine.size };
+    return { counts, counted: mine.size };
   }
 
   /** Counts this request's new blocks in one task and awaits those others are counting; recounts what their tasks failed to count. */
@@ -228,21 +261,4 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-/** Every text the family's model reads: the request's texts, then its tool definitions as the family writes them (each its own cached block). */
-export function familyTexts(blocks: RequestBlocks, family: TokenFamily): string[] {
-  if (blocks.tools.length === 0) return blocks.texts;
-  const texts = [...blocks.texts, ...blocks.tools.map((tool) => family.renderTool(tool))];
-  if (family.toolsHeader) texts.push(family.toolsHeader);
-  if (family.toolsFooter) texts.push(family.toolsFooter);
-  return texts;
-}
-
-/** Tokens the family adds that are not text: message framing, images, tool calls, the tools preamble. */
-export function framingOf(blocks: RequestBlocks, family: TokenFamily): number {
-  let tokens = family.perRequest + (blocks.messages + (blocks.system ? 1 : 0)) * family.perMessage + blocks.toolCalls * family.perToolCall + blocks.images * family.perImage;
-  if (blocks.tools.length > 0) tokens += family.withTools + (blocks.system ? family.withToolsAndSystem : 0);
-  if (blocks.thinking) tokens += family.withThinking;
-  return tokens;
 }

@@ -121,7 +121,7 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
       let features: Features | undefined;
       const described = () => (features ??= describeRequest(ctx.request));
       let counted: Counted | undefined;
-      const tokens = async () => (counted ??= await countOrEstimate(ctx, described().blocks, p.countTimeout)).tokens;
+      const tokens = async () => (counted ??= await countOrEstimate(ctx, () => described().blocks, p.countTimeout)).tokens;
       const countDetail = () => (counted === undefined ? undefined : counted.estimated ? `estimated_tokens=${counted.tokens}` : `tokens=${counted.tokens}`);
 
       for (const rule of p.rules) {
@@ -152,17 +152,21 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
     }
 
     /**
-     * The request's tokens as its model's family bills them (what thresholds are written in). A
-     * count that fails (a crashed worker, past `count_timeout`) is not the request's fault: the
-     * decision goes on with an estimate, and says so. A client that went away is not routed at all.
+     * The request's tokens as its model's family bills them (what thresholds are written in):
+     * from the body's bytes while they are still the request (no tag was removed), which parses
+     * only messages not seen before, else from the parsed request's blocks. A count that fails (a
+     * crashed worker, past `count_timeout`) is not the request's fault: the decision goes on with
+     * an estimate, and says so. A client that went away is not routed at all.
      */
-    async function countOrEstimate(ctx: RequestContext, blocks: RequestBlocks, deadline: number): Promise<Counted> {
+    async function countOrEstimate(ctx: RequestContext, blocks: () => RequestBlocks, deadline: number): Promise<Counted> {
+      const options = { family: tokenFamilyFor(ctx.model, ctx.dialect).name, encoding: encodingFor(ctx.model), signal: ctx.signal, deadline };
       try {
-        const count = await scope.tokens.countBlocks(blocks, { family: tokenFamilyFor(ctx.model, ctx.dialect).name, encoding: encodingFor(ctx.model), signal: ctx.signal, deadline });
+        const fromBody = ctx.rawStale ? undefined : await scope.tokens.countBody(ctx.raw.body, { ...options, dialect: ctx.dialect });
+        const count = fromBody ?? (await scope.tokens.countBlocks(blocks(), options));
         return { tokens: count.tokens, estimated: false };
       } catch (err) {
         if (ctx.signal.aborted || (err as { code?: unknown }).code !== 'RK_TOKEN_COUNT_FAILED') throw err;
-        const tokens = estimateBlocks(blocks);
+        const tokens = estimateBlocks(blocks());
         ctx.log.warn({ err, estimate: tokens }, 'token counting failed; routing on an estimate');
         return { tokens, estimated: true };
       }

@@ -75,11 +75,18 @@ t.test('long_context: a prompt above the threshold goes to the long-context mode
   t.match(await routeOf(url, { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }), { route: 'main/big; reason=default' }, 'a small request is settled by the size bound, not counted');
 });
 
-/** Counts how often the router asks the kernel's token counter for a count. */
+/** Counts how often the router asks the kernel's token counter for a count (from the body or the parsed request). */
 function countCalls(router: Awaited<ReturnType<typeof startTestRouter>>['router']): { calls: number } {
   const tokens = router.supervisor.tokens;
   const seen = { calls: 0 };
+  const countBody = tokens.countBody.bind(tokens);
   const countBlocks = tokens.countBlocks.bind(tokens);
+  tokens.countBody = async (...args) => {
+    seen.calls++;
+    const count = await countBody(...args);
+    if (count === undefined) seen.calls--; // countBlocks follows
+    return count;
+  };
   tokens.countBlocks = (...args) => {
     seen.calls++;
     return countBlocks(...args);

@@ -97,8 +97,8 @@ t.test('a sticky conversation is routed without counting its tokens', async (t) 
   const { url, router } = await startRouter(t, false, 20_000);
   const tokens = router.supervisor.tokens;
   let counts = 0;
-  const countBlocks = tokens.countBlocks.bind(tokens);
-  tokens.countBlocks = (...args) => (counts++, countBlocks(...args));
+  const countBody = tokens.countBody.bind(tokens);
+  tokens.countBody = (...args) => (counts++, countBody(...args));
   await turn(url, main, 150_000);
   t.equal(counts, 1, 'by its size (~76 KB) the first request may be over 20,000 tokens: counted');
   t.match(await turn(url, main, 151_000), sticky);
