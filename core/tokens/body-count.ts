@@ -12,8 +12,8 @@
  * depends only on how many messages, images and tool calls there are, and on the frame.
  */
 import type { LRUCache } from 'lru-cache';
-import { hash } from 'node:crypto';
 import { parseAnthropicRequest } from '../dialects/anthropic/parse-request.ts';
+import type { BlockHasher } from './block-hash.ts';
 import { requestBlocks, type RequestBlocks } from './blocks.ts';
 import { messagesLayout } from './body-layout.ts';
 import type { TokenFamily } from './families.ts';
@@ -42,11 +42,10 @@ export interface BodyCount {
 
 type CountEach = (texts: string[]) => Promise<{ counts: number[]; counted: number }>;
 
-const digest = (bytes: Buffer) => hash('sha1', bytes, 'base64');
-
-export async function countAnthropicBody(body: Buffer, family: TokenFamily, encoding: Encoding, pieces: LRUCache<string, Piece>, countEach: CountEach): Promise<BodyCount | undefined> {
+export async function countAnthropicBody(body: Buffer, family: TokenFamily, encoding: Encoding, hasher: BlockHasher, pieces: LRUCache<string, Piece>, countEach: CountEach): Promise<BodyCount | undefined> {
   const layout = messagesLayout(body);
   if (!layout) return undefined;
+  const digest = hasher.bytes;
   const frameKey = `f${encoding}${family.name}${digest(body.subarray(0, layout.start))}${digest(body.subarray(layout.end))}`;
   const keys = layout.elements.map(([start, end]) => `m${encoding}${digest(body.subarray(start, end))}`);
 

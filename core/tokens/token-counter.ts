@@ -1,6 +1,6 @@
 /**
  * Exact token counts off the event loop, remembered per block. The main thread hashes each block
- * (SHA-1 of its text) and looks it up in an LRU of counts; only blocks it has not seen go to the
+ * (xxh64 of its text, block-hash.ts) and looks it up in an LRU of counts; only blocks it has not seen go to the
  * tokenizer pool (piscina worker threads), in one task per request. A conversation that grows by a
  * turn therefore costs its new blocks, not the whole history.
  *
@@ -18,7 +18,6 @@
  * request holds a worker longer than that. A failed count, whatever the cause, fails only the
  * request it was for: requests that were waiting for blocks it was counting count those themselves.
  */
-import { hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { Piscina } from 'piscina';
@@ -26,6 +25,7 @@ import type { CanonicalRequest, Dialect } from '../canonical.ts';
 import type { Logger } from '../contract.ts';
 import { routerError } from '../errors.ts';
 import { requestBlocks, type RequestBlocks } from './blocks.ts';
+import { blockHasher } from './block-hash.ts';
 import { countAnthropicBody, type Piece } from './body-count.ts';
 import { familyTexts, framingOf } from './framing.ts';
 import { tokenFamilies, type TokenFamilyName } from './families.ts';
@@ -118,7 +118,7 @@ export class TokenCounter {
     if (options.dialect !== 'anthropic') return undefined;
     const encoding = options.encoding ?? 'o200k_base';
     const family = tokenFamilies[options.family ?? 'openai'];
-    const found = await countAnthropicBody(body, family, encoding, this.#pieces, (texts) => this.#countEach(texts, encoding, options));
+    const found = await countAnthropicBody(body, family, encoding, await blockHasher(), this.#pieces, (texts) => this.#countEach(texts, encoding, options));
     if (!found) return undefined;
     const total = Math.ceil(found.tokens * family.scale) + framingOf(found.shape, family);
     return { tokens: total, encoding, family: family.name, estimate: family.estimate, blocks: found.blocks, counted: found.counted };
@@ -127,6 +127,7 @@ export class TokenCounter {
   /** Each text's count (0 for an empty one), from the cache or the pool; `counted`: how many went to this request's task. */
   async #countEach(texts: string[], encoding: Encoding, options: CountOptions): Promise<{ counts: number[]; counted: number }> {
     const counts = new Array<number>(texts.length).fill(0);
+    const hasher = await blockHasher();
     // Each block the cache does not know, once (a tool result quoted back is counted once), with
     // where it occurs; those no one is counting go to this request's task, those another request
     // is counting right now are awaited rather than counted again.
@@ -135,7 +136,7 @@ export class TokenCounter {
     const theirs = new Map<string, { text: string; count: Promise<number> }>();
     texts.forEach((text, i) => {
       if (text.length === 0) return;
-      const key = encoding + hash('sha1', text, 'base64');
+      const key = encoding + hasher.text(text);
       const cached = this.#cache.get(key);
       if (cached !== undefined) {
         counts[i] = cached;
