@@ -22,6 +22,21 @@ function request(messages: Message[], extra: Partial<CanonicalRequest> = {}): Ca
 
 const user = (text: string): Message => ({ role: 'user', content: [{ type: 'text', text }] });
 
+/**
+ * Text that takes a fresh worker about two seconds: 2 million pseudo-random letters in words of
+ * 499 (every word different, so the tokenizer's own cache of merged words cannot help), so a test
+ * can act on a worker while it is surely counting.
+ */
+function slowText(seed: number): string {
+  let x = seed;
+  let out = '';
+  for (let i = 0; i < 2_000_000; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    out += i % 500 === 499 ? ' ' : String.fromCharCode(97 + ((x >>> 16) % 26));
+  }
+  return out;
+}
+
 t.test('counts are exact o200k_base counts plus OpenAI\'s documented framing', async (t) => {
   const counter = new TokenCounter({ log, workers: 1 });
   t.teardown(() => counter.close());
@@ -57,10 +72,10 @@ t.test('a worker that dies fails only the count it was running, and the pool rec
   const counter = new TokenCounter({ log, workers: 1 });
   t.teardown(() => counter.close());
   await counter.warm();
-  const big = request([user('lorem ipsum dolor sit amet '.repeat(400_000))]);
+  const big = request([user(slowText(1))]);
   const running = counter.count(big);
-  // Kill the only worker while it counts ~2.4 million tokens.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Kill the only worker while it counts.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   for (const thread of counter.threads as Array<{ terminate(): Promise<number> }>) await thread.terminate();
   await t.rejects(running, { code: 'RK_TOKEN_COUNT_FAILED', status: 500 });
   const after = await counter.count(request([user('hello world')]));
@@ -71,11 +86,12 @@ t.test('a worker crash fails only the request whose task it was: a request await
   const counter = new TokenCounter({ log, workers: 1, deadline: 120_000 });
   t.teardown(() => counter.close());
   await counter.warm();
-  const shared = user('lorem ipsum dolor sit amet '.repeat(200_000));
+  const shared = user(slowText(2));
   const first = counter.count(request([shared]));
   // Sent while the first is being counted: it shares the large block and awaits it.
   const second = counter.count(request([shared, user('hello world')]));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // The worker is surely counting the large block 300 ms later.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   for (const thread of counter.threads as Array<{ terminate(): Promise<number> }>) await thread.terminate();
   await t.rejects(first, { code: 'RK_TOKEN_COUNT_FAILED' });
   const fresh = new TokenCounter({ log, workers: 1, deadline: 120_000 });
@@ -87,7 +103,7 @@ t.test('a count that passes its deadline fails and frees its worker for the next
   const counter = new TokenCounter({ log, workers: 1 });
   t.teardown(() => counter.close());
   await counter.warm();
-  const big = request([user('lorem ipsum dolor sit amet '.repeat(400_000))]);
+  const big = request([user(slowText(3))]);
   await t.rejects(counter.count(big, { deadline: 1 }), { code: 'RK_TOKEN_COUNT_FAILED', message: /no count within 1 ms/ });
   t.equal((await counter.count(request([user('hello world')]))).tokens, 2 + framing.perRequest + framing.perMessage);
 });
@@ -98,8 +114,8 @@ t.test("the client's abort stops its count in the pool", async (t) => {
   await counter.warm();
   const [worker] = counter.threads;
   const client = new AbortController();
-  const running = counter.count(request([user('lorem ipsum dolor sit amet '.repeat(400_000))]), { signal: client.signal });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  const running = counter.count(request([user(slowText(4))]), { signal: client.signal });
+  await new Promise((resolve) => setTimeout(resolve, 300));
   client.abort();
   await t.rejects(running, { code: 'RK_TOKEN_COUNT_FAILED', message: /cancelled/ });
   t.equal((await counter.count(request([user('hello world')]))).tokens, 2 + framing.perRequest + framing.perMessage);
