@@ -182,11 +182,12 @@ export class TokenCounter {
       if (recount.size > 0) for (const [key, n] of await this.#run(recount, encoding, signal)) counts.set(key, n);
       return counts;
     } catch (err) {
+      if ((err as { code?: unknown }).code === 'RK_SHUTTING_DOWN') throw err;
       let reason = err instanceof Error ? err.message : String(err);
       if (options.signal?.aborted) reason = 'the request was cancelled';
       else if (timeout.aborted) {
         reason = `no count within ${deadline} ms`;
-        this.#log.warn({ deadline }, 'a token count passed its deadline; it was stopped and its worker replaced');
+        this.#log.warn({ deadline }, 'a token count passed its deadline and was stopped (a worker running it is replaced)');
       }
       throw routerError('RK_TOKEN_COUNT_FAILED', { reason }, { cause: err });
     }
