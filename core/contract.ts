@@ -286,6 +286,13 @@ export interface PluginStateReport {
 export interface TokenCounting {
   count(request: CanonicalRequest, options?: CountOptions): Promise<TokenCount>;
   countBlocks(blocks: RequestBlocks, options?: CountOptions): Promise<TokenCount>;
+  /**
+   * The same count as `countBlocks` on the parsed request, from the request body's bytes, parsing
+   * only messages it has not seen before (a growing conversation costs its new turn). Undefined
+   * when it cannot (a dialect other than Anthropic's, a body it cannot lay out): count the parsed
+   * request then.
+   */
+  countBody(body: Buffer, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined>;
   warm(encoding?: Encoding): Promise<void>;
 }
 

@@ -56,7 +56,8 @@ export class KernelContext implements RequestContext {
   }
 
   countTokens(blocks?: RequestBlocks): Promise<TokenCount> {
-    this.#tokenCount ??= this.tokens.countBlocks(blocks ?? requestBlocks(this.request), { family: tokenFamilyFor(this.model, this.dialect).name, encoding: encodingFor(this.model) });
+    // The client's signal: a client that hangs up stops its count in the tokenizer pool.
+    this.#tokenCount ??= this.tokens.countBlocks(blocks ?? requestBlocks(this.request), { family: tokenFamilyFor(this.model, this.dialect).name, encoding: encodingFor(this.model), signal: this.clientSignal });
     return this.#tokenCount;
   }
 

@@ -14,6 +14,10 @@
  *   });
  *
  * A client that names its target (`provider/model`, `provider,model`) is not asked about.
+ *
+ * A file may also export the bare object, without an import: `export default { route(request) {…} }`.
+ * The plugin loader wraps it with `defineRouter` (see `bareRouter`), taking the id from the file name
+ * unless the object names one.
  */
 import type { CanonicalRequest } from '../canonical.ts';
 import { definePlugin, type JsonSchema, type Logger, type MiddlewareInstance, type ProviderCatalog, type RequestContext, type Route } from '../contract.ts';
@@ -26,7 +30,12 @@ export interface CustomRouterContext<Options> {
   /** The client's model, as sent. */
   model: string;
   headers: Record<string, string | string[] | undefined>;
-  /** Input tokens (o200k_base), counted once per request off the event loop. */
+  /**
+   * Input tokens as the client model's family bills them (`ctx.countTokens()`: the Claude estimate
+   * for Claude models, OpenAI's exact count for GPT models), counted once per request off the event
+   * loop; it stops when the client hangs up and fails (RK_TOKEN_COUNT_FAILED) past the counter's
+   * deadline: catch it to decide without a count.
+   */
   tokens(): Promise<number>;
   options: Options;
   catalog: ProviderCatalog;
@@ -70,6 +79,20 @@ export function defineRouter<Options = Record<string, unknown>>(router: CustomRo
       };
     },
   });
+}
+
+/**
+ * A default export that is a bare router (`{ route }`, maybe with `id`, `schema`, `version`,
+ * `description`, and nothing that makes it a plugin definition), made into a plugin; undefined for
+ * anything else. `fallbackId` names it when it does not name itself (the loader passes the file's
+ * or package's name).
+ */
+export function bareRouter(value: unknown, fallbackId: string): ReturnType<typeof defineRouter> | undefined {
+  if (typeof value !== 'object' || value === null || 'create' in value || 'kind' in value) return undefined;
+  const candidate = value as Partial<CustomRouter<Record<string, unknown>>>;
+  if (typeof candidate.route !== 'function') return undefined;
+  const id = typeof candidate.id === 'string' && candidate.id !== '' ? candidate.id : fallbackId;
+  return defineRouter({ ...candidate, id, route: candidate.route });
 }
 
 function toRoute(choice: RouteChoice, catalog: ProviderCatalog, reason: string): Route {

@@ -6,9 +6,10 @@
  *     `"router-kernel"` field, and its default export must come from `definePlugin`).
  * Bare names that match a built-in always mean the built-in.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { basename, isAbsolute, resolve } from 'node:path';
 import { definePlugin, isPluginDefinition, type PluginDefinition, type PluginKind } from '../contract.ts';
 import { builtinPlugins } from './builtins.ts';
+import { bareRouter } from './define-router.ts';
 import { findPackage, importLocal, importPackage } from './load-module.ts';
 
 export interface ResolvedPlugin {
@@ -75,6 +76,9 @@ function findBuiltin(use: string, slot: 'provider' | 'pipeline'): (() => Promise
 function definitionOf(exports: Record<string, unknown>, use: string): PluginDefinition {
   const candidate = exports.default ?? exports.plugin;
   if (isPluginDefinition(candidate)) return candidate;
+  // A custom router exported as a bare `{ route }` object, named after its file or package.
+  const router = bareRouter(candidate, basename(use).replace(/\.[cm]?[jt]s$/, ''));
+  if (router) return router;
   // A plain object of the right shape is accepted too, so a plugin file needs no imports at all.
   if (typeof candidate === 'object' && candidate !== null && 'create' in candidate) {
     try {
@@ -83,7 +87,7 @@ function definitionOf(exports: Record<string, unknown>, use: string): PluginDefi
       throw new PluginResolveError(`${use}: ${(err as Error).message}`);
     }
   }
-  throw new PluginResolveError(`${use} does not export a plugin: its default export must be the result of definePlugin({...})`);
+  throw new PluginResolveError(`${use} does not export a plugin: its default export must be the result of definePlugin({...}) (or of defineRouter, or a bare { route } object)`);
 }
 
 /** The useful part of a load error: esbuild puts the file, line and message on the lines after the first. */

@@ -2,8 +2,11 @@
  * The tokenizer, in a piscina worker thread: counting a 100k-token conversation takes tens of
  * milliseconds, which must never block the event loop. An encoding's tables (tens of MB) load on
  * its first use in each worker, so only the encodings in use cost memory; the pool's warm-up
- * loads the default one at start-up.
+ * loads the default one at start-up. Text is counted segment by segment (long-runs.ts), so a
+ * pathological run of one character class costs linear time rather than quadratic.
  */
+import { segments } from './long-runs.ts';
+
 export type Encoding = 'o200k_base' | 'cl100k_base';
 
 export interface CountTask {
@@ -30,5 +33,9 @@ const asText = { disallowedSpecial: new Set<string>() };
 
 export default async function count(task: CountTask): Promise<number[]> {
   const counter = await counterFor(task.encoding);
-  return task.texts.map((text) => (text.length === 0 ? 0 : counter(text, asText)));
+  return task.texts.map((text) => {
+    let tokens = 0;
+    for (const segment of segments(text)) tokens += counter(segment, asText);
+    return tokens;
+  });
 }

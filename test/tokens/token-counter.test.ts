@@ -8,6 +8,7 @@ import t from 'tap';
 import type { CanonicalRequest, Message } from '../../core/canonical.ts';
 import { requestBlocks } from '../../core/tokens/blocks.ts';
 import { tokenFamilies } from '../../core/tokens/families.ts';
+import { segments } from '../../core/tokens/long-runs.ts';
 import { TokenCounter } from '../../core/tokens/token-counter.ts';
 import { claudeCodeRequest } from '../helpers/fixtures.ts';
 import { anthropicCodec } from '../../core/dialects/anthropic/index.ts';
@@ -20,6 +21,21 @@ function request(messages: Message[], extra: Partial<CanonicalRequest> = {}): Ca
 }
 
 const user = (text: string): Message => ({ role: 'user', content: [{ type: 'text', text }] });
+
+/**
+ * Text that takes a fresh worker about two seconds: 2 million pseudo-random letters in words of
+ * 499 (every word different, so the tokenizer's own cache of merged words cannot help), so a test
+ * can act on a worker while it is surely counting.
+ */
+function slowText(seed: number): string {
+  let x = seed;
+  let out = '';
+  for (let i = 0; i < 2_000_000; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    out += i % 500 === 499 ? ' ' : String.fromCharCode(97 + ((x >>> 16) % 26));
+  }
+  return out;
+}
 
 t.test('counts are exact o200k_base counts plus OpenAI\'s documented framing', async (t) => {
   const counter = new TokenCounter({ log, workers: 1 });
@@ -56,14 +72,54 @@ t.test('a worker that dies fails only the count it was running, and the pool rec
   const counter = new TokenCounter({ log, workers: 1 });
   t.teardown(() => counter.close());
   await counter.warm();
-  const big = request([user('lorem ipsum dolor sit amet '.repeat(400_000))]);
+  const big = request([user(slowText(1))]);
   const running = counter.count(big);
-  // Kill the only worker while it counts ~2.4 million tokens.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Kill the only worker while it counts.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   for (const thread of counter.threads as Array<{ terminate(): Promise<number> }>) await thread.terminate();
   await t.rejects(running, { code: 'RK_TOKEN_COUNT_FAILED', status: 500 });
   const after = await counter.count(request([user('hello world')]));
   t.equal(after.tokens, 2 + framing.perRequest + framing.perMessage, 'a replacement worker counts the next request');
+});
+
+t.test('a worker crash fails only the request whose task it was: a request awaiting one of its blocks counts that block itself', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1, deadline: 120_000 });
+  t.teardown(() => counter.close());
+  await counter.warm();
+  const shared = user(slowText(2));
+  const first = counter.count(request([shared]));
+  // Sent while the first is being counted: it shares the large block and awaits it.
+  const second = counter.count(request([shared, user('hello world')]));
+  // The worker is surely counting the large block 300 ms later.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  for (const thread of counter.threads as Array<{ terminate(): Promise<number> }>) await thread.terminate();
+  await t.rejects(first, { code: 'RK_TOKEN_COUNT_FAILED' });
+  const fresh = new TokenCounter({ log, workers: 1, deadline: 120_000 });
+  t.teardown(() => fresh.close());
+  t.equal((await second).tokens, (await fresh.count(request([shared, user('hello world')]))).tokens, 'the other request got its full count');
+});
+
+t.test('a count that passes its deadline fails and frees its worker for the next count', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  await counter.warm();
+  const big = request([user(slowText(3))]);
+  await t.rejects(counter.count(big, { deadline: 1 }), { code: 'RK_TOKEN_COUNT_FAILED', message: /no count within 1 ms/ });
+  t.equal((await counter.count(request([user('hello world')]))).tokens, 2 + framing.perRequest + framing.perMessage);
+});
+
+t.test("the client's abort stops its count in the pool", async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  await counter.warm();
+  const [worker] = counter.threads;
+  const client = new AbortController();
+  const running = counter.count(request([user(slowText(4))]), { signal: client.signal });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  client.abort();
+  await t.rejects(running, { code: 'RK_TOKEN_COUNT_FAILED', message: /cancelled/ });
+  t.equal((await counter.count(request([user('hello world')]))).tokens, 2 + framing.perRequest + framing.perMessage);
+  t.not(counter.threads[0], worker, 'the worker running it was stopped and replaced');
 });
 
 t.test('the Claude estimate scales o200k and adds the tool-use prompt, and says it is an estimate', async (t) => {
@@ -83,4 +139,19 @@ t.test('requestBlocks visits every part once, with its position', async (t) => {
   const blocks = requestBlocks(request([user('a'), { role: 'assistant', content: [{ type: 'text', text: 'b' }] }], { system: [{ type: 'text', text: 's' }] }), (part, at) => seen.push(`${at.role}:${at.message}:${part.type}`));
   t.same(seen, ['system:-1:text', 'user:0:text', 'assistant:1:text']);
   t.same(blocks.texts, ['s', 'a', 'b']);
+});
+
+t.test('a long run of one character class is counted as the sum of its slices, in linear time', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  // Whole, these took ~10 s (spaces) and ~26 s ("a") in the worker, holding it for every request.
+  const spaces = ' '.repeat(100_000);
+  const letters = 'a'.repeat(200_000);
+  // One 100,000-letter pre-token that is exactly 20,000 tokens whole ("hello" is one token).
+  const words = 'hello'.repeat(20_000);
+  const asText = { disallowedSpecial: new Set<string>() };
+  const sliced = (text: string) => segments(text).reduce((n, part) => n + countTokens(part, asText), 0);
+  const count = await counter.count(request([user(spaces), user(letters), user(words)]));
+  t.equal(count.tokens, sliced(spaces) + sliced(letters) + sliced(words) + framing.perRequest + 3 * framing.perMessage);
+  t.ok(Math.abs(sliced(words) - 20_000) / 20_000 < 0.02, `within 2% of the exact count (${sliced(words)} for 20,000)`);
 });

@@ -12,20 +12,21 @@
  *           - when: { header: { x-team: research } }
  *             target: [claude/claude-sonnet-4-5, deepseek/deepseek-chat]   # then a fallback
  *
- * In order, the first that applies wins: an alias or an explicit `provider/model` (`provider,model`,
- * as typed in Claude Code's /model); a subagent tag; the rules, in order; long context (counted);
- * background; long context (a sticky session); web search; image; think; a model name a provider
- * declares; the default. Only what a decision
- * needs is looked at: the model first, the parsed request and a token count only when an option
- * asks for them, and a count only when a cheap bound on the body size cannot settle it. The choice
- * and its reason are in `x-router-route` and the log line.
+ * In order, the first that applies wins: an explicit `provider/model` (`provider,model`, as typed
+ * in Claude Code's /model); a subagent tag; an alias; the rules, in order; long context (a sticky
+ * conversation); long context (counted); background; web search; image; think; a model name a
+ * provider declares; the default. Only what a decision needs is looked at: the model first, the
+ * parsed request and a token count only when an option asks for them, and a count only when the
+ * body's size (with a documented margin, estimate.ts) cannot settle it. The choice and its reason
+ * are in `x-router-route` and the log line.
  */
-import { channels, definePlugin, routerError, type MiddlewareInstance, type RequestContext, type Route, type Usage } from 'router-kernel';
+import { channels, definePlugin, encodingFor, routerError, tokenFamilyFor, type MiddlewareInstance, type RequestBlocks, type RequestContext, type Route, type Usage } from 'router-kernel';
 import { channel, type Channel } from 'node:diagnostics_channel';
+import { estimateBlocks, sizeEstimate, upperBound } from './estimate.ts';
 import { describeRequest, type Features } from './features.ts';
 import { compilePlan, routerSchema, type Plan, type RouterOptions } from './options.ts';
-import { SessionUsage, sessionOf } from './sessions.ts';
-import { tagMarkers, takeSubagentTag } from './subagent.ts';
+import { conversationOf, SessionUsage } from './sessions.ts';
+import { mayHoldTag, takeSubagentTag } from './subagent.ts';
 import { routeTo } from './targets.ts';
 
 const sessionKey = Symbol.for('router-kernel.router.session');
@@ -41,13 +42,14 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
     let sessions: SessionUsage | undefined;
     let ended: Channel | undefined;
     // The provider's own count of the input, after the answer: what makes long context sticky.
-    // Side calls in the same session (Claude Code's Haiku calls, subagents) do not speak for the
-    // conversation's size: only its own answers make it sticky or end it.
+    // Only a conversation's own answers make it sticky or end it: side calls (the client's
+    // small-model calls, however routed) are never recorded for it, a subagent that names itself
+    // is its own conversation (sessions.ts), and a tagged subagent that does not is left out.
     const onEnd = (message: unknown) => {
       const { ctx, usage } = message as { ctx: RequestContext; usage?: Usage };
-      const session = ctx.state.get(sessionKey);
-      if (typeof session !== 'string' || !usage || ctx.route?.reason === 'background' || ctx.route?.reason === 'subagent') return;
-      sessions?.record(session, usage);
+      const conversation = ctx.state.get(sessionKey);
+      if (typeof conversation !== 'string' || !usage || ctx.route?.reason === 'subagent') return;
+      sessions?.record(conversation, usage);
     };
 
     return {
@@ -77,9 +79,9 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 
       async handle(ctx, next) {
         const p = plan ?? (plan = compilePlan(options, ctx.catalog));
-        // Even when a custom router earlier in the pipeline has chosen, the session is recorded and
-        // subagent tags never reach the provider.
-        const session = p.longContext ? sessionOf(ctx) : undefined;
+        // Even when a custom router earlier in the pipeline has chosen, the conversation is
+        // recorded and subagent tags never reach the provider. Side calls have no part in it.
+        const session = p.longContext && !p.sideCall(ctx.model) ? conversationOf(ctx) : undefined;
         if (session) ctx.state.set(sessionKey, session);
         const tagged = takeTag(ctx, p);
         if (!ctx.route) ctx.route = await decide(ctx, p, session, tagged);
@@ -89,7 +91,7 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 
     /** The subagent tag's target, if the request carries one (the tag is removed either way). */
     function takeTag(ctx: RequestContext, p: Plan): string | undefined {
-      if (!p.subagentTags || !tagMarkers.some((marker) => ctx.raw.body.includes(marker))) return undefined;
+      if (!p.subagentTags || !mayHoldTag(ctx.raw.body)) return undefined;
       const tagged = takeSubagentTag(ctx.request);
       if (tagged !== undefined) ctx.rawStale = true; // the tag is gone from the request: a passthrough must rebuild the body
       return tagged;
@@ -97,8 +99,6 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 
     async function decide(ctx: RequestContext, p: Plan, session: string | undefined, tagged: string | undefined): Promise<Route> {
       const model = ctx.model;
-      const alias = p.aliases.get(model);
-      if (alias) return routeTo(alias, 'alias');
       const explicit = ctx.catalog.parseTarget(model);
       if (explicit) return { ...explicit, reason: 'explicit' };
       // `provider,model` is only ever typed to pick a route (Claude Code's /model): a typo in it
@@ -107,33 +107,41 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
         throw routerError('RK_PROVIDER_NOT_FOUND', { provider: model.slice(0, model.indexOf(',')), hint: ` (providers: ${ctx.catalog.providers().join(', ')})` });
       }
 
+      // A tag is an instruction for this one request; an alias is a standing mapping of the model
+      // name every request of the client carries (Claude Code's subagents inherit the main model),
+      // so the tag wins. A model the client names explicitly as provider/model wins over both.
       if (tagged !== undefined) {
         const target = ctx.catalog.parseTarget(tagged);
         if (target) return { ...target, reason: 'subagent' };
         ctx.log.warn({ tag: tagged }, 'a subagent tag names no configured provider; routing as if it were not there');
       }
+      const alias = p.aliases.get(model);
+      if (alias) return routeTo(alias, 'alias');
 
       let features: Features | undefined;
       const described = () => (features ??= describeRequest(ctx.request));
-      let counted: number | undefined;
-      const tokens = async () => (counted ??= (await ctx.countTokens(described().blocks)).tokens);
+      let counted: Counted | undefined;
+      const tokens = async () => (counted ??= await countOrEstimate(ctx, () => described().blocks, p.countTimeout)).tokens;
+      const countDetail = () => (counted === undefined ? undefined : counted.estimated ? `estimated_tokens=${counted.tokens}` : `tokens=${counted.tokens}`);
 
       for (const rule of p.rules) {
         if (!rule.cheap(ctx) || (rule.detailed && !rule.detailed(ctx, described))) continue;
         if (rule.tokens && !(await tokensWithin(ctx, rule.tokens, tokens))) continue;
-        return routeTo(rule.target, `rule:${rule.name}`, counted !== undefined ? `tokens=${counted}` : undefined);
+        return routeTo(rule.target, `rule:${rule.name}`, countDetail());
       }
 
-      if (p.longContext && upperBound(ctx) > p.longContext.threshold) {
-        const n = await tokens();
-        if (n > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', `tokens=${n}`);
+      if (p.longContext) {
+        // A sticky conversation goes long whatever its count: nothing to count. (Side calls have
+        // no conversation here.)
+        const last = session === undefined ? undefined : sessions?.lastInput(session);
+        if (last !== undefined && last > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', `session=sticky; last_input=${last}`);
+        if (sizeEstimate(ctx.raw.body) > p.longContext.threshold) {
+          const n = await tokens();
+          if (n > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', countDetail());
+        }
       }
       // A long conversation's small side calls still go to the background model.
       if (p.background?.models(model)) return routeTo(p.background.target, 'background');
-      if (p.longContext && session) {
-        const last = sessions?.lastInput(session);
-        if (last !== undefined && last > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', `session=sticky; last_input=${last}`);
-      }
 
       if (p.webSearch && described().webSearch) return routeTo(p.webSearch, 'web_search');
       if (p.image && described().imageInLastUserTurn) return routeTo(p.image, 'image');
@@ -142,28 +150,44 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
       if (declared) return { ...declared, reason: 'model' };
       return routeTo(p.default, 'default');
     }
+
+    /**
+     * The request's tokens as its model's family bills them (what thresholds are written in):
+     * from the body's bytes while they are still the request (no tag was removed), which parses
+     * only messages not seen before, else from the parsed request's blocks. A count that fails (a
+     * crashed worker, past `count_timeout`) is not the request's fault: the decision goes on with
+     * an estimate, and says so. A client that went away is not routed at all.
+     */
+    async function countOrEstimate(ctx: RequestContext, blocks: () => RequestBlocks, deadline: number): Promise<Counted> {
+      const options = { family: tokenFamilyFor(ctx.model, ctx.dialect).name, encoding: encodingFor(ctx.model), signal: ctx.signal, deadline };
+      try {
+        const fromBody = ctx.rawStale ? undefined : await scope.tokens.countBody(ctx.raw.body, { ...options, dialect: ctx.dialect });
+        const count = fromBody ?? (await scope.tokens.countBlocks(blocks(), options));
+        return { tokens: count.tokens, estimated: false };
+      } catch (err) {
+        if (ctx.signal.aborted || (err as { code?: unknown }).code !== 'RK_TOKEN_COUNT_FAILED') throw err;
+        const tokens = estimateBlocks(blocks());
+        ctx.log.warn({ err, estimate: tokens }, 'token counting failed; routing on an estimate');
+        return { tokens, estimated: true };
+      }
+    }
   },
 });
 
-/**
- * An upper bound on a request's tokens from its body size alone, for every token family: a token
- * encodes at least one byte, the body holds every text (escaping only adds bytes; tool schemas are
- * written at least as long as any family renders them), framing adds at most 4 tokens per message
- * or tool call, which takes at least 28 bytes to write, estimates scale by at most 1.05, and tools
- * add a preamble of at most 346 tokens. Images count a fixed 1,600 tokens whatever their size:
- * each `"image` in the body (a block's type, `image_url`, or text that merely says so) adds that much.
- */
-function upperBound(ctx: RequestContext): number {
-  const body = ctx.raw.body;
-  let images = 0;
-  for (let at = body.indexOf('"image'); at !== -1; at = body.indexOf('"image', at + 6)) images++;
-  return Math.ceil(body.length * (1 + 4 / 28) * 1.05) + 10 + 346 + images * 1600;
+interface Counted {
+  tokens: number;
+  /** The count failed and this is `estimateBlocks`' figure. */
+  estimated: boolean;
 }
 
+/**
+ * Whether the request's tokens are within the range, counting only when the body's size cannot
+ * tell: at most `sizeEstimate` tokens is taken as not above (the documented margin), and at most
+ * the strict `upperBound` as below.
+ */
 async function tokensWithin(ctx: RequestContext, range: { above?: number; below?: number }, count: () => Promise<number>): Promise<boolean> {
-  const bound = upperBound(ctx);
-  if (range.above !== undefined && bound <= range.above) return false;
-  if (range.above === undefined && range.below !== undefined && bound < range.below) return true;
+  if (range.above !== undefined && sizeEstimate(ctx.raw.body) <= range.above) return false;
+  if (range.above === undefined && range.below !== undefined && upperBound(ctx.raw.body) < range.below) return true;
   const n = await count();
   return (range.above === undefined || n > range.above) && (range.below === undefined || n < range.below);
 }

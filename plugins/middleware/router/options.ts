@@ -1,7 +1,7 @@
 /**
  * The router's options: their schema and the plan compiled from them once the providers are known.
  */
-import type { ProviderCatalog, ThinkingConfig } from 'router-kernel';
+import { parseDuration, type ProviderCatalog, type ThinkingConfig } from 'router-kernel';
 import { anyOf, type Matcher } from './match.ts';
 import { compileRule, ruleSchema, type Rule, type RuleSpec } from './rules.ts';
 import { resolveTarget, targetSchema, type Target, type TargetSpec } from './targets.ts';
@@ -16,10 +16,16 @@ export interface RouterOptions {
   image?: TargetSpec;
   subagent_tags?: boolean;
   rules?: RuleSpec[];
+  count_timeout?: number | string;
 }
 
 /** Claude Code's background calls (titles, summaries, quick checks) go to a Haiku-class model. */
 export const defaultBackgroundModels = ['*haiku*'];
+/**
+ * In the client model's token family (core/tokens/families.ts), the one the kernel counts a request
+ * in: for a Claude model the Claude estimate (o200k × 1.05 plus framing and the tool-use prompt),
+ * for a GPT model OpenAI's exact count, for others o200k plus framing. Not raw o200k.
+ */
 export const defaultLongContextThreshold = 60_000;
 
 function scenario(description: string, extra: Record<string, unknown>) {
@@ -39,14 +45,17 @@ export const routerSchema = {
     background: scenario("the client's small/fast model calls", { models: { type: 'array', items: { type: 'string' }, description: 'client model globs or /regex/ (default ["*haiku*"])' } }),
     think: scenario('thinking or reasoning requested', {
       thinking: { type: 'array', items: { enum: ['enabled', 'adaptive'] }, description: 'thinking types that count (default ["enabled"]: Claude Code sends "adaptive" on ordinary requests)' },
-      effort: { type: 'array', items: { type: 'string' }, description: 'effort levels that count whatever the type (output_config.effort, reasoning_effort), e.g. [max, xhigh]' },
+      effort: { type: 'array', items: { type: 'string' }, description: 'effort levels that count whatever the type (output_config.effort, reasoning_effort), e.g. [max]; not high: Claude Code sends effort high on ordinary requests' },
       min_budget: { type: 'integer', minimum: 1, description: 'least budget_tokens that counts (default 1)' },
     }),
-    long_context: scenario('prompts above a token threshold', { threshold: { type: 'integer', minimum: 1, description: `input tokens (o200k_base), default ${defaultLongContextThreshold}` } }),
+    long_context: scenario('prompts above a token threshold', {
+      threshold: { type: 'integer', minimum: 1, description: `input tokens as the client model's family counts them (Claude models: the Claude estimate, o200k x 1.05 plus framing), default ${defaultLongContextThreshold}` },
+    }),
     web_search: { ...targetSchema, description: 'requests offering a provider-run web search tool' },
     image: { ...targetSchema, description: 'requests whose latest user turn has an image' },
     subagent_tags: { type: 'boolean', default: true, description: 'honour <router-model>provider/model</router-model> tags' },
     rules: { type: 'array', items: ruleSchema, description: 'ordered rules; the first match wins' },
+    count_timeout: { type: ['integer', 'string'], format: 'duration', default: '5s', description: 'how long a token count may take before routing goes on with an estimate' },
   },
 };
 
@@ -54,6 +63,11 @@ export interface Plan {
   default: Target;
   aliases: Map<string, Target>;
   background?: { target: Target; models: Matcher };
+  /**
+   * The client's small/fast model calls (the background scenario's models, or the default
+   * `*haiku*` without one): side calls that share a session but not its conversation.
+   */
+  sideCall: Matcher;
   think?: { target: Target; applies(thinking: ThinkingConfig | undefined): boolean };
   longContext?: { target: Target; threshold: number };
   webSearch?: Target;
@@ -62,6 +76,8 @@ export interface Plan {
   rules: Array<Rule & { target: Target }>;
   /** Whether any decision may need a token count (then the tokenizer is warmed at start). */
   countsTokens: boolean;
+  /** Milliseconds a count may take before the decision goes on with an estimate. */
+  countTimeout: number;
 }
 
 function split(spec: TargetSpec | { target: TargetSpec } | undefined): { target: TargetSpec; rest: Record<string, unknown> } | undefined {
@@ -91,11 +107,14 @@ export function compilePlan(options: RouterOptions, catalog: ProviderCatalog): P
     }
   };
   const never = () => false;
-  const plan: Plan = { default: resolve(options.default, 'default'), aliases: new Map(), subagentTags: options.subagent_tags !== false, rules: [], countsTokens: false };
+  const plan: Plan = { default: resolve(options.default, 'default'), aliases: new Map(), sideCall: anyOf(defaultBackgroundModels), subagentTags: options.subagent_tags !== false, rules: [], countsTokens: false, countTimeout: parseDuration(options.count_timeout ?? '5s') };
   for (const [name, spec] of Object.entries(options.aliases ?? {})) plan.aliases.set(name, resolve(spec, `aliases.${name}`));
 
   const background = split(options.background);
-  if (background) plan.background = { target: resolve(background.target, 'background'), models: guard('background.models', () => anyOf((background.rest.models as string[] | undefined) ?? defaultBackgroundModels), never) };
+  if (background) {
+    plan.background = { target: resolve(background.target, 'background'), models: guard('background.models', () => anyOf((background.rest.models as string[] | undefined) ?? defaultBackgroundModels), never) };
+    plan.sideCall = plan.background.models;
+  }
 
   const think = split(options.think);
   if (think) {

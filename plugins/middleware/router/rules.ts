@@ -1,8 +1,9 @@
 /**
  * Ordered routing rules: every condition in `when` must hold; the first rule that matches names
  * the route. Conditions on the model, headers, path, dialect and metadata are read without parsing
- * the body; thinking and tools need the parsed request; token ranges need a count, which a cheap
- * bound on the body size often makes unnecessary.
+ * the body; thinking and tools need the parsed request; token ranges need a count, which the body's
+ * size often makes unnecessary. Token ranges are in the client model's family's terms (the Claude
+ * estimate for Claude models, OpenAI's exact count for GPT models), like `long_context`'s threshold.
  */
 import type { RequestContext } from 'router-kernel';
 import type { Features } from './features.ts';
@@ -15,13 +16,15 @@ export interface RuleSpec {
   target: TargetSpec;
 }
 
+export type ThinkingType = 'enabled' | 'adaptive';
+
 export interface RuleWhen {
   model?: string | string[];
   dialect?: 'anthropic' | 'openai';
   path?: string;
   header?: Record<string, string>;
   metadata?: Record<string, string>;
-  thinking?: boolean;
+  thinking?: boolean | ThinkingType | ThinkingType[];
   effort?: string | string[];
   tools?: boolean;
   tool?: string | string[];
@@ -43,7 +46,10 @@ export const ruleSchema = {
         path: { type: 'string', description: 'request path, glob or /regex/' },
         header: { type: 'object', additionalProperties: { type: 'string' }, description: 'header name → glob or /regex/' },
         metadata: { type: 'object', additionalProperties: { type: 'string' }, description: 'body `metadata` field → glob or /regex/' },
-        thinking: { type: 'boolean', description: 'thinking or reasoning requested (and not disabled)' },
+        thinking: {
+          oneOf: [{ type: 'boolean' }, { enum: ['enabled', 'adaptive'] }, { type: 'array', minItems: 1, items: { enum: ['enabled', 'adaptive'] } }],
+          description: 'true: thinking requested in any way and not disabled (Claude Code asks for adaptive thinking on every request); enabled / adaptive, or a list: only those types',
+        },
         effort: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], description: 'output_config.effort / reasoning_effort values' },
         tools: { type: 'boolean', description: 'any tools offered' },
         tool: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], description: 'a tool with one of these names (globs) is offered' },
@@ -52,7 +58,7 @@ export const ruleSchema = {
           additionalProperties: false,
           minProperties: 1,
           properties: { above: { type: 'integer', minimum: 0 }, below: { type: 'integer', minimum: 1 } },
-          description: 'input tokens (o200k_base) above and/or below these numbers',
+          description: "input tokens, as the client model's family counts them (Claude models: the Claude estimate), above and/or below these numbers",
         },
       },
     },
@@ -99,7 +105,14 @@ export function compileRule(spec: RuleSpec, index: number): Rule {
     });
   }
   const deep: Array<(ctx: RequestContext, features: () => Features) => boolean> = [];
-  if (w.thinking !== undefined) deep.push((ctx) => thinkingRequested(ctx) === w.thinking);
+  if (typeof w.thinking === 'boolean') deep.push((ctx) => thinkingRequested(ctx) === w.thinking);
+  else if (w.thinking !== undefined) {
+    const types: string[] = Array.isArray(w.thinking) ? w.thinking : [w.thinking];
+    deep.push((ctx) => {
+      const type = ctx.request.thinking?.type;
+      return type !== undefined && types.includes(type);
+    });
+  }
   if (w.effort !== undefined) {
     const m = anyOf(w.effort);
     deep.push((ctx) => {

@@ -1,13 +1,16 @@
 /**
- * Long-context stickiness. Once a session's last answer reported more input tokens than the
- * threshold (the provider's own count, cache reads and writes included), the session's next
- * requests go to the long-context model too, even when a cheap bound or the estimate says they are
- * under: a conversation that just crossed the line should not bounce back and forth. An answer
- * under the threshold (after Claude Code compacts the conversation) ends it.
+ * Long-context stickiness. Once a conversation's last answer reported more input tokens than the
+ * threshold (the provider's own count, cache reads and writes included), its next requests go to
+ * the long-context model too, even when a cheap bound or the estimate says they are under: a
+ * conversation that just crossed the line should not bounce back and forth. An answer under the
+ * threshold (after Claude Code compacts the conversation) ends it.
  *
  * Claude Code names its session in the `x-claude-code-session-id` header, and in
  * `metadata.user_id`: a JSON-encoded object with `session_id` in current versions, or a string
- * ending in `_session_<uuid>` in older ones.
+ * ending in `_session_<uuid>` in older ones. Its subagents (the Task tool) send the parent's
+ * session id too, so a session is not one conversation: newer versions add
+ * `x-claude-code-agent-id` to a subagent's requests (stable for the subagent's life, absent on the
+ * main conversation's), and a conversation is the session plus that id.
  */
 import { LRUCache } from 'lru-cache';
 import type { RequestContext, Usage } from 'router-kernel';
@@ -22,6 +25,14 @@ export class SessionUsage {
   record(session: string, usage: Usage): void {
     this.#lastInput.set(session, usage.inputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheWriteTokens ?? 0));
   }
+}
+
+/** The conversation a request belongs to: its session, and its subagent when it names one. */
+export function conversationOf(ctx: RequestContext): string | undefined {
+  const session = sessionOf(ctx);
+  if (session === undefined) return undefined;
+  const agent = ctx.raw.headers['x-claude-code-agent-id'];
+  return typeof agent === 'string' && agent !== '' ? `${session} agent:${agent}` : session;
 }
 
 export function sessionOf(ctx: RequestContext): string | undefined {

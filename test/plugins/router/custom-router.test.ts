@@ -65,3 +65,20 @@ t.test('a custom router naming an unconfigured provider gets a clear 404, and th
   t.match(await res.body.json(), { type: 'error', error: { type: 'not_found_error', message: /provider "nowhere", which is not configured \(providers: a, b, c\)/ } });
   t.equal(await routeOf(r.url, small()), '200 a/m; reason=default');
 });
+
+t.test('a custom router exported as a bare { route } object needs no import, and is named after its file', async (t) => {
+  const bare = `export default {
+  route(request, { headers }) {
+    if (headers['x-team'] === 'research') return 'b/m';
+  },
+};
+`;
+  const r = await startTestRouter(t, config, { files: { 'my-router.ts': bare } });
+  t.equal(await routeOf(r.url, small(), { 'x-team': 'research' }), '200 b/m; reason=custom:my-router');
+  t.equal(await routeOf(r.url, small()), '200 a/m; reason=default');
+});
+
+t.test('a bare router may name itself', async (t) => {
+  const r = await startTestRouter(t, config, { files: { 'my-router.ts': "export default { id: 'teams', route: () => 'c/m' };\n" } });
+  t.equal(await routeOf(r.url, small()), '200 c/m; reason=custom:teams');
+});

@@ -69,6 +69,29 @@ pipeline:
   t.match(await send(url, small({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'word '.repeat(60) }] })), { route: 'd/m; reason=background' }, 'rules come before scenarios; none matched');
 });
 
+t.test('rules: thinking true matches every Claude Code request (adaptive); naming the types does not', async (t) => {
+  const { url } = await startTestRouter(
+    t,
+    `
+providers:
+  a: { use: mock, models: [m] }
+  b: { use: mock, models: [m] }
+  c: { use: mock, models: [m] }
+pipeline:
+  - use: router
+    with:
+      default: a/m
+      rules:
+        - { name: enabled-only, when: { thinking: enabled, header: { x-rule: typed } }, target: b/m }
+        - { name: any-thinking, when: { thinking: true, header: { x-rule: any } }, target: c/m }
+`,
+  );
+  const claudeCode = { ...claudeCodeRequest('plain-01').body, stream: false };
+  t.match(await send(url, claudeCode, { 'x-rule': 'any' }), { route: 'c/m; reason=rule:any-thinking' }, 'adaptive thinking is thinking');
+  t.match(await send(url, claudeCode, { 'x-rule': 'typed' }), { route: 'a/m; reason=default' }, 'but not the type named');
+  t.match(await send(url, { ...claudeCode, thinking: { type: 'enabled', budget_tokens: 4096 } }, { 'x-rule': 'typed' }), { route: 'b/m; reason=rule:enabled-only' });
+});
+
 t.test('subagent tags route the request and are removed before it goes upstream', async (t) => {
   const main = await anthropicUpstream(t, () => 10);
   const sub = await anthropicUpstream(t, () => 10);

@@ -57,8 +57,9 @@ t.test("think: explicit thinking goes to the reasoning model; Claude Code's ever
   t.match(await routeOf(plain.url, claudeCode('tool-use-01', { thinking: { type: 'enabled', budget_tokens: 4096 } })), { route: 'reason/r1; reason=think' });
   t.match(await routeOf(plain.url, claudeCode('tool-use-01', { thinking: { type: 'disabled' } })), { route: 'main/big; reason=default' });
 
-  const byEffort = await startTestRouter(t, config('      think: { target: reason/r1, effort: [high, max] }'));
-  t.match(await routeOf(byEffort.url, claudeCode()), { route: 'reason/r1; reason=think' }, 'effort high now counts');
+  const byEffort = await startTestRouter(t, config('      think: { target: reason/r1, effort: [max] }'));
+  t.match(await routeOf(byEffort.url, claudeCode()), { route: 'main/big; reason=default' }, "Claude Code's everyday effort high does not count");
+  t.match(await routeOf(byEffort.url, claudeCode('tool-use-01', { output_config: { effort: 'max' } })), { route: 'reason/r1; reason=think' }, 'effort max counts');
   t.match(await routeOf(byEffort.url, claudeCode('tool-use-01', { output_config: { effort: 'low' } })), { route: 'main/big; reason=default' });
 
   const byBudget = await startTestRouter(t, config('      think: { target: reason/r1, min_budget: 8000 }'));
@@ -72,6 +73,46 @@ t.test('long_context: a prompt above the threshold goes to the long-context mode
   t.match(big.route, /^wide\/long; reason=long_context; tokens=(\d+)$/);
   t.ok(Number(/tokens=(\d+)/.exec(big.route)?.[1]) > 8000);
   t.match(await routeOf(url, { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }), { route: 'main/big; reason=default' }, 'a small request is settled by the size bound, not counted');
+});
+
+/** Counts how often the router asks the kernel's token counter for a count (from the body or the parsed request). */
+function countCalls(router: Awaited<ReturnType<typeof startTestRouter>>['router']): { calls: number } {
+  const tokens = router.supervisor.tokens;
+  const seen = { calls: 0 };
+  const countBody = tokens.countBody.bind(tokens);
+  const countBlocks = tokens.countBlocks.bind(tokens);
+  tokens.countBody = async (...args) => {
+    seen.calls++;
+    const count = await countBody(...args);
+    if (count === undefined) seen.calls--; // countBlocks follows
+    return count;
+  };
+  tokens.countBlocks = (...args) => {
+    seen.calls++;
+    return countBlocks(...args);
+  };
+  return seen;
+}
+
+t.test("long_context: an ordinary Claude Code request is settled by its size, with the documented margin, and not counted", async (t) => {
+  const { url, router } = await startTestRouter(t, config('      long_context: { target: wide/long, threshold: 60000 }'));
+  const seen = countCalls(router);
+  // ~76 KB, ~19k tokens: at two bytes per token it could hold ~38k, under the threshold.
+  t.match(await routeOf(url, claudeCode('tool-use-03')), { route: 'main/big; reason=default' });
+  t.equal(seen.calls, 0);
+  const grown = claudeCode('tool-use-03', { messages: [...(claudeCode('tool-use-03').messages as unknown[]), { role: 'user', content: 'export const value = computeSomething(input, options);\n'.repeat(1_000) }] });
+  t.match(await routeOf(url, grown), { route: 'main/big; reason=default' });
+  t.equal(seen.calls, 1, 'a request that could be over it by its size is counted');
+});
+
+t.test('long_context: a count that fails routes on an estimate, says so, and the request is answered', async (t) => {
+  const { url, logs } = await startTestRouter(t, config('      long_context: { target: wide/long, threshold: 8000 }\n      count_timeout: 1ms'));
+  // Far more than a millisecond of counting, so the count passes its deadline.
+  const huge = claudeCode('tool-use-03', { messages: [{ role: 'user', content: 'lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(30_000) }] });
+  const routed = await routeOf(url, huge);
+  t.equal(routed.status, 200);
+  t.match(routed.route, /^wide\/long; reason=long_context; estimated_tokens=\d+$/);
+  t.ok(logs.some((line) => line.level === 40 && /token counting failed; routing on an estimate/.test(line.msg) && /no count within 1 ms/.test(line.err?.message)), 'a warning says why');
 });
 
 t.test('web_search: a provider-run web search tool, not Claude Code\'s client tool named WebSearch', async (t) => {
@@ -105,6 +146,18 @@ t.test('explicit targets and aliases win over every scenario; a mistyped provide
   t.match(await routeOf(url, claudeCode('plain-01', { model: 'fast', thinking: { type: 'enabled', budget_tokens: 2048 } })), { route: 'fast/small; reason=alias' });
   const typo = await routeOf(url, claudeCode('plain-01', { model: 'reasn,r1' }));
   t.equal(typo.status, 404);
+});
+
+t.test("a subagent tag wins over an alias on the client's model; an explicit provider/model wins over the tag", async (t) => {
+  const { url } = await startTestRouter(t, config('      aliases: { claude-opus-4-8: wide/long }'));
+  const tagged = (model?: string) => {
+    const body = claudeCode('plain-01', model ? { model } : {}) as { system: Array<{ text: string }> };
+    body.system[1].text = `<router-model>fast/small</router-model>\n${body.system[1].text}`;
+    return body;
+  };
+  t.match(await routeOf(url, tagged()), { route: 'fast/small; reason=subagent' }, "Claude Code's subagent, with the main model's aliased name");
+  t.match(await routeOf(url, claudeCode('plain-01')), { route: 'wide/long; reason=alias' }, 'untagged, the alias applies');
+  t.match(await routeOf(url, tagged('reason,r1')), { route: 'reason/r1; reason=explicit' });
 });
 
 t.test('scenarios apply in the documented order', async (t) => {
