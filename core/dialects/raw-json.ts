@@ -32,11 +32,21 @@ interface Member {
   duplicated: boolean;
 }
 
+/** Each received body is scanned once; whoever needs its layout later finds it here. */
+const scanned = new WeakMap<Buffer, RawJsonObject>();
+
 export class RawJsonObject {
   readonly #members = new Map<string, Member>();
   readonly #parsed = new Map<string, unknown>();
+  readonly #elements = new Map<string, ArraySplit>();
+
+  /** The scan already made of these bytes (the kernel scans every request body), or a new one. */
+  static of(bytes: Buffer): RawJsonObject {
+    return scanned.get(bytes) ?? new RawJsonObject(bytes);
+  }
 
   constructor(readonly bytes: Buffer) {
+    scanned.set(bytes, this);
     let i = skipSpace(bytes, 0);
     if (bytes[i] !== OPEN_BRACE) throw badJson('expected a JSON object');
     i = skipSpace(bytes, i + 1);
@@ -75,6 +85,21 @@ export class RawJsonObject {
 
   has(name: string): boolean {
     return this.#members.has(name);
+  }
+
+  /** Where a top-level field's value starts and ends (the last one if it is repeated). */
+  range(name: string): { start: number; end: number } | undefined {
+    const member = this.#members.get(name);
+    return member && { start: member.start, end: member.end };
+  }
+
+  /** Where each element of a top-level array starts and ends, or undefined when it is no array. */
+  elements(name: string): ArraySplit | undefined {
+    const member = this.#members.get(name);
+    if (!member || this.bytes[member.start] !== OPEN_BRACKET) return undefined;
+    let split = this.#elements.get(name);
+    if (!split) this.#elements.set(name, (split = splitArray(this.bytes, member.start, member.end)));
+    return split;
   }
 
   /** The parsed value of one top-level field (the last one if it is repeated), or undefined. */
@@ -126,7 +151,7 @@ export class RawJsonObject {
         const { start, end } = member;
         // A large array (the conversation, the tool list) reuses what the same conversation's
         // previous request parsed (element-memo.ts): its values come back deep-frozen.
-        const value = this.bytes[start] === OPEN_BRACKET && end - start >= memoSize ? requestMemo.parseArray(this.bytes, splitArray(this.bytes, start, end), key, parseBytes) : parseRange(this.bytes, start, end);
+        const value = this.bytes[start] === OPEN_BRACKET && end - start >= memoSize ? requestMemo.parseArray(this.bytes, this.elements(key)!, key, parseBytes) : parseRange(this.bytes, start, end);
         setMember(out, key, value);
       }
       return out;
