@@ -105,6 +105,7 @@ function rawRequest(body: Buffer, object: RawJsonObject): RawRequest {
     },
     field: (name) => object.field(name),
     withString: (name, value) => object.withString(name, value),
+    layout: (name) => object.layout(name),
   };
 }
 

@@ -76,6 +76,14 @@ export interface RawRequest {
    * then be rebuilt, not edited).
    */
   withString(name: string, value: string): Buffer[] | undefined;
+  /**
+   * Where a top-level field's value sits in `body` (byte offsets, end exclusive) and, for an array,
+   * where each element does (`elements.starts[i]`, `elements.ends[i]`), from the one scan the
+   * kernel makes of every body. Undefined when the field is absent or repeated. For hashing or
+   * comparing parts of a large body without decoding it: token counting remembers a
+   * conversation's messages by their bytes this way.
+   */
+  layout(name: string): { start: number; end: number; elements?: { starts: number[]; ends: number[] } } | undefined;
 }
 
 /**
@@ -292,7 +300,7 @@ export interface TokenCounting {
    * when it cannot (a dialect other than Anthropic's, a body it cannot lay out): count the parsed
    * request then.
    */
-  countBody(body: Buffer, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined>;
+  countBody(body: Buffer | Pick<RawRequest, 'body' | 'layout'>, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined>;
   warm(encoding?: Encoding): Promise<void>;
 }
 

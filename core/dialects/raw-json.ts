@@ -25,6 +25,13 @@ const CLOSE_BRACKET = 0x5d;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 
+/** Byte offsets (end exclusive) of a top-level value, and of each element when it is an array. */
+export interface FieldLayout {
+  start: number;
+  end: number;
+  elements?: ArraySplit;
+}
+
 interface Member {
   start: number;
   end: number;
@@ -32,21 +39,13 @@ interface Member {
   duplicated: boolean;
 }
 
-/** Each received body is scanned once; whoever needs its layout later finds it here. */
-const scanned = new WeakMap<Buffer, RawJsonObject>();
-
 export class RawJsonObject {
   readonly #members = new Map<string, Member>();
   readonly #parsed = new Map<string, unknown>();
-  readonly #elements = new Map<string, ArraySplit>();
-
-  /** The scan already made of these bytes (the kernel scans every request body), or a new one. */
-  static of(bytes: Buffer): RawJsonObject {
-    return scanned.get(bytes) ?? new RawJsonObject(bytes);
-  }
+  /** Element ranges of the arrays asked for (most requests never ask). */
+  #elements: Map<string, ArraySplit> | undefined = undefined;
 
   constructor(readonly bytes: Buffer) {
-    scanned.set(bytes, this);
     let i = skipSpace(bytes, 0);
     if (bytes[i] !== OPEN_BRACE) throw badJson('expected a JSON object');
     i = skipSpace(bytes, i + 1);
@@ -87,16 +86,19 @@ export class RawJsonObject {
     return this.#members.has(name);
   }
 
-  /** Where a top-level field's value starts and ends (the last one if it is repeated). */
-  range(name: string): { start: number; end: number } | undefined {
+  /**
+   * Where a top-level field's value sits in the bytes and, for an array, where each of its
+   * elements does. Undefined when the field is absent or repeated.
+   */
+  layout(name: string): FieldLayout | undefined {
     const member = this.#members.get(name);
-    return member && { start: member.start, end: member.end };
+    if (!member || member.duplicated) return undefined;
+    const elements = this.bytes[member.start] === OPEN_BRACKET ? this.#split(name, member) : undefined;
+    return elements ? { start: member.start, end: member.end, elements } : { start: member.start, end: member.end };
   }
 
-  /** Where each element of a top-level array starts and ends, or undefined when it is no array. */
-  elements(name: string): ArraySplit | undefined {
-    const member = this.#members.get(name);
-    if (!member || this.bytes[member.start] !== OPEN_BRACKET) return undefined;
+  #split(name: string, member: Member): ArraySplit {
+    this.#elements ??= new Map();
     let split = this.#elements.get(name);
     if (!split) this.#elements.set(name, (split = splitArray(this.bytes, member.start, member.end)));
     return split;
@@ -151,7 +153,7 @@ export class RawJsonObject {
         const { start, end } = member;
         // A large array (the conversation, the tool list) reuses what the same conversation's
         // previous request parsed (element-memo.ts): its values come back deep-frozen.
-        const value = this.bytes[start] === OPEN_BRACKET && end - start >= memoSize ? requestMemo.parseArray(this.bytes, this.elements(key)!, key, parseBytes) : parseRange(this.bytes, start, end);
+        const value = this.bytes[start] === OPEN_BRACKET && end - start >= memoSize ? requestMemo.parseArray(this.bytes, this.#split(key, member), key, parseBytes) : parseRange(this.bytes, start, end);
         setMember(out, key, value);
       }
       return out;

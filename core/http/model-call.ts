@@ -111,6 +111,9 @@ class RawRequestView implements RawRequest {
   withString(name: string, value: string): Buffer[] | undefined {
     return this.object.withString(name, value);
   }
+  layout(name: string) {
+    return this.object.layout(name);
+  }
 }
 
 /**

@@ -12,6 +12,7 @@
  * depends only on how many messages, images and tool calls there are, and on the frame.
  */
 import type { LRUCache } from 'lru-cache';
+import type { RawRequest } from '../contract.ts';
 import { parseAnthropicRequest } from '../dialects/anthropic/parse-request.ts';
 import type { BlockHasher } from './block-hash.ts';
 import { requestBlocks, type RequestBlocks } from './blocks.ts';
@@ -42,12 +43,13 @@ export interface BodyCount {
 
 type CountEach = (texts: string[]) => Promise<{ counts: number[]; counted: number }>;
 
-export async function countAnthropicBody(body: Buffer, family: TokenFamily, encoding: Encoding, hasher: BlockHasher, pieces: LRUCache<string, Piece>, countEach: CountEach): Promise<BodyCount | undefined> {
-  const layout = messagesLayout(body);
+export async function countAnthropicBody(source: Buffer | Pick<RawRequest, 'body' | 'layout'>, family: TokenFamily, encoding: Encoding, hasher: BlockHasher, pieces: LRUCache<string, Piece>, countEach: CountEach): Promise<BodyCount | undefined> {
+  const layout = messagesLayout(source);
   if (!layout) return undefined;
+  const { body, elements } = layout;
   const digest = hasher.bytes;
   const frameKey = `f${encoding}${family.name}${digest(body.subarray(0, layout.start))}${digest(body.subarray(layout.end))}`;
-  const keys = layout.elements.map(([start, end]) => `m${encoding}${digest(body.subarray(start, end))}`);
+  const keys = elements.starts.map((start, i) => `m${encoding}${digest(body.subarray(start, elements.ends[i]))}`);
 
   // Known pieces are taken out of the cache first (adding new ones below may evict others).
   const found = new Map<string, Piece>();
@@ -61,7 +63,8 @@ export async function countAnthropicBody(body: Buffer, family: TokenFamily, enco
       missing.push({ key: frameKey, blocks, texts: familyTexts(blocks, family) });
     }
     const parsing = new Set<string>();
-    layout.elements.forEach(([start, end], i) => {
+    elements.starts.forEach((start, i) => {
+      const end = elements.ends[i];
       if (found.has(keys[i]) || parsing.has(keys[i])) return;
       const piece = pieces.get(keys[i]);
       if (piece) {

@@ -3,32 +3,31 @@
  * A growing conversation resends the same elements turn after turn, byte for byte, so their counts
  * can be remembered by their bytes (body-count.ts) without decoding or parsing them again.
  *
- *   const layout = messagesLayout(body);   // { start, end, elements: [[s0, e0], [s1, e1], …] }
+ *   const layout = messagesLayout(ctx.raw);   // { start, end, elements: { starts, ends } }
  *
- * The layout comes from the scan the kernel already made of the body (RawJsonObject, in
- * core/dialects/raw-json.ts), so it costs no second pass. Anything unusual (not an object,
- * `messages` missing, repeated or not an array, a cut body) gives undefined, and the caller counts
- * the parsed request instead, which also reports the error properly.
+ * A request in the pipeline brings the layout of the scan the kernel already made of its body
+ * (`RawRequest.layout`); bare bytes are scanned here (RawJsonObject, core/dialects/raw-json.ts).
+ * Anything unusual (not an object, `messages` missing, repeated or not an array, a cut body) gives
+ * undefined, and the caller counts the parsed request instead, which also reports the error.
  */
+import type { RawRequest } from '../contract.ts';
 import { RawJsonObject } from '../dialects/raw-json.ts';
 
 export interface MessagesLayout {
+  body: Buffer;
   /** The array's range, brackets included. */
   start: number;
   end: number;
-  /** Each element's range, in order. */
-  elements: Array<[number, number]>;
+  /** Each element's start and end, in order. */
+  elements: { starts: number[]; ends: number[] };
 }
 
-export function messagesLayout(bytes: Buffer): MessagesLayout | undefined {
-  let object: RawJsonObject;
+export function messagesLayout(source: Buffer | Pick<RawRequest, 'body' | 'layout'>): MessagesLayout | undefined {
   try {
-    object = RawJsonObject.of(bytes);
-    if (object.duplicated('messages')) return undefined;
-    const range = object.range('messages');
-    const split = object.elements('messages');
-    if (!range || !split) return undefined;
-    return { start: range.start, end: range.end, elements: split.starts.map((start, i) => [start, split.ends[i]]) };
+    const body = Buffer.isBuffer(source) ? source : source.body;
+    const found = Buffer.isBuffer(source) ? new RawJsonObject(source).layout('messages') : source.layout('messages');
+    if (!found?.elements) return undefined;
+    return { body, start: found.start, end: found.end, elements: found.elements };
   } catch {
     return undefined;
   }

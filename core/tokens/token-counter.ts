@@ -22,7 +22,7 @@ import { availableParallelism } from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { Piscina } from 'piscina';
 import type { CanonicalRequest, Dialect } from '../canonical.ts';
-import type { Logger } from '../contract.ts';
+import type { Logger, RawRequest } from '../contract.ts';
 import { routerError } from '../errors.ts';
 import { requestBlocks, type RequestBlocks } from './blocks.ts';
 import { blockHasher } from './block-hash.ts';
@@ -117,7 +117,7 @@ export class TokenCounter {
    * Anthropic's dialect only (its messages stand alone; OpenAI's merge tool results into turns):
    * undefined for others, and for a body it cannot lay out, so the caller counts the parsed request.
    */
-  async countBody(body: Buffer, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined> {
+  async countBody(body: Buffer | Pick<RawRequest, 'body' | 'layout'>, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined> {
     if (options.dialect !== 'anthropic') return undefined;
     const encoding = options.encoding ?? 'o200k_base';
     const family = tokenFamilies[options.family ?? 'openai'];

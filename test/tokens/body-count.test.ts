@@ -97,6 +97,6 @@ t.test('a body it cannot lay out or parse is left to the parsed request', async 
 t.test('the layout finds each message of the array, strings with brackets and escapes included', async (t) => {
   const raw = Buffer.from('{ "model": "m", "messages" : [ {"role":"user","content":"a ] } \\" ["} , {"role":"assistant","content":[{"type":"text","text":"b"}]} ], "stream": true }');
   const layout = messagesLayout(raw)!;
-  t.same(layout.elements.map(([s, e]) => JSON.parse(raw.toString('utf8', s, e))), [{ role: 'user', content: 'a ] } " [' }, { role: 'assistant', content: [{ type: 'text', text: 'b' }] }]);
+  t.same(layout.elements.starts.map((s, i) => JSON.parse(raw.toString('utf8', s, layout.elements.ends[i]))), [{ role: 'user', content: 'a ] } " [' }, { role: 'assistant', content: [{ type: 'text', text: 'b' }] }]);
   t.equal(raw.toString('utf8', layout.start, layout.end).trim().startsWith('['), true);
 });

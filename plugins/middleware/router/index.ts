@@ -161,7 +161,7 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
     async function countOrEstimate(ctx: RequestContext, blocks: () => RequestBlocks, deadline: number): Promise<Counted> {
       const options = { family: tokenFamilyFor(ctx.model, ctx.dialect).name, encoding: encodingFor(ctx.model), signal: ctx.signal, deadline };
       try {
-        const fromBody = ctx.rawStale ? undefined : await scope.tokens.countBody(ctx.raw.body, { ...options, dialect: ctx.dialect });
+        const fromBody = ctx.rawStale ? undefined : await scope.tokens.countBody(ctx.raw, { ...options, dialect: ctx.dialect });
         const count = fromBody ?? (await scope.tokens.countBlocks(blocks(), options));
         return { tokens: count.tokens, estimated: false };
       } catch (err) {
