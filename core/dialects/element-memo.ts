@@ -56,18 +56,22 @@ export class ElementMemo {
     const key = `${field}:${createHash('sha1').update(body.subarray(starts[0], ends[0])).digest('base64')}`;
     const last = this.#entries.get(key);
     const values = new Array<unknown>(count);
+    let parsed = 0;
     for (let i = 0; i < count; i++) {
       const start = starts[i];
       const end = ends[i];
       if (last && i < last.values.length && last.ends[i] - last.starts[i] === end - start && body.compare(last.bytes, last.starts[i], last.ends[i], start, end) === 0) {
         values[i] = last.values[i];
-        this.stats.reused++;
       } else {
         values[i] = deepFreeze(parse(body.subarray(start, end)));
-        this.stats.parsed++;
+        parsed++;
       }
     }
-    this.#entries.set(key, { bytes: body, starts, ends, values });
+    this.stats.parsed += parsed;
+    this.stats.reused += count - parsed;
+    // A request that is an earlier state of the kept one (a retry, a subagent forked from it, a
+    // slower client of the same conversation) leaves the longer one kept.
+    if (parsed > 0 || !last || last.values.length < count) this.#entries.set(key, { bytes: body, starts, ends, values });
     return values;
   }
 

@@ -123,3 +123,12 @@ t.test('chunks never split a character, whatever the text', async (t) => {
   t.ok(chunks.length > 3);
   t.same(JSON.parse(Buffer.concat(chunks).toString('utf8')), value);
 });
+
+t.test('an earlier state of a conversation does not displace the longer one kept', async (t) => {
+  requestMemo.clear();
+  new RawJsonObject(bytesOf(conversation(12))).parse();
+  new RawJsonObject(bytesOf(conversation(4))).parse();
+  const before = requestMemo.stats.parsed;
+  new RawJsonObject(bytesOf(conversation(13))).parse();
+  t.equal(requestMemo.stats.parsed - before, 2, 'the turn after the longest one seen parses only its own two messages');
+});
