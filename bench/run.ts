@@ -2,7 +2,7 @@
  * `npm run bench` / `router-kernel bench`: measures router-kernel against the direct upstream, in
  * one run, on 127.0.0.1. Starts the mock upstreams (fast and paced) and the router as separate
  * processes, drives each case with the load generator (another process) directly and through the
- * router, and writes bench/results/latest.json and latest.md (and docs/performance.md with
+ * router, and writes bench/results/latest.json and latest.md (quick.* for --quick; and docs/performance.md with
  * --write-docs). Every run is bounded in time and stops what it started.
  *
  *   npm run bench                 # full run (a few minutes)
@@ -110,9 +110,11 @@ export async function runBench(argv: string[]): Promise<number> {
       measurements,
     };
     mkdirSync(values.out!, { recursive: true });
-    writeFileSync(join(values.out!, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+    // A quick run's numbers are not quotable: they never replace the last full run's files.
+    const name = values.quick ? 'quick' : 'latest';
+    writeFileSync(join(values.out!, `${name}.json`), JSON.stringify(report, null, 2) + '\n');
     const markdown = renderMarkdown(report);
-    writeFileSync(join(values.out!, 'latest.md'), markdown);
+    writeFileSync(join(values.out!, `${name}.md`), markdown);
     if (values['write-docs']) updateDocs(join(root, 'docs/performance.md'), markdown);
     process.stdout.write(markdown);
     return 0;

@@ -46,8 +46,9 @@ export class Supervisor {
   /** Compiles the first generation; throws ConfigError when the file is not usable. */
   async start(preloaded?: LoadedConfig): Promise<Generation> {
     const loaded = preloaded ?? (await readConfig(this.configFile, this.env));
-    const first = await compileGeneration(loaded, undefined, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
+    const first = await compileGeneration(loaded, undefined, { id: this.#nextId, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
     this.#current = first;
+    this.#nextId++;
     await first.activate(this.log);
     return first;
   }
@@ -71,8 +72,10 @@ export class Supervisor {
     const old = this.#current;
     try {
       const loaded = await readConfig(this.configFile, this.env);
-      const next = await compileGeneration(loaded, old, { id: this.#nextId++, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
+      const next = await compileGeneration(loaded, old, { id: this.#nextId, log: this.log, shared: this.shared, tokens: this.tokens, states: () => (this.#current ? pluginStates(this.#current) : []) });
       this.#current = next;
+      // A rejected config uses up no number: generations count the configs that served.
+      this.#nextId++;
       // Only now may plugins apply the new settings to state the old generation shares.
       await next.activate(this.log, old);
       const durationMs = Math.round(performance.now() - started);

@@ -29,7 +29,7 @@ t.test('`router-kernel bench --quick` measures every case directly, through a ba
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`);
 
-  const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
+  const report = JSON.parse(readFileSync(join(out, 'quick.json'), 'utf8')) as BenchReport;
   t.equal(report.quick, true);
   t.ok(report.machine.cpus > 0 && report.machine.node.startsWith('v'), 'the machine is recorded');
   t.ok(report.memory.startRssMb > 0 && report.memory.afterWarmUpRssMb > 0 && report.memory.idleRssMb > 0 && report.memory.peakRssMb >= report.memory.idleRssMb, 'start, after warm-up, idle and peak memory are recorded');
@@ -51,7 +51,7 @@ t.test('`router-kernel bench --quick` measures every case directly, through a ba
   }
   t.ok(report.measurements.some((m) => m.case === 'claude-code-470kb' && m.bodyBytes > 400_000), 'the Claude Code case really sends ~470 KB');
 
-  const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
+  const markdown = readFileSync(join(out, 'quick.md'), 'utf8');
   t.equal(stdout, markdown, 'the table is printed as well as written');
   for (const c of benchCases) t.match(markdown, c.title, `the table has a row for ${c.id}`);
   t.match(markdown, /quick mode: too short to quote/);

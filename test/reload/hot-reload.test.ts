@@ -74,8 +74,12 @@ t.test('a broken edit is rejected with file, line and path, and the old config k
   await waitFor(() => r.logs.filter((l) => /config rejected/.test(l.msg)).length === 2, 5000, 'the second rejection');
   t.equal((await answer(r.url)).text, 'good');
 
+  writeFileSync(r.file, config('good').replace('default: mock/m', 'default: 42'));
+  await waitFor(() => r.logs.filter((l) => /config rejected/.test(l.msg)).length === 3, 5000, 'a plugin option rejected');
+
   r.writeConfig(config('fixed'));
   await waitFor(async () => (await answer(r.url)).text === 'fixed', 5000, 'the fixed config');
+  t.equal(r.router.generation().id, 2, 'rejected configs use up no generation number');
 });
 
 t.test('under steady load, reloads (good and broken) never fail a request', async (t) => {
