@@ -83,7 +83,7 @@ export interface RawRequest {
    * comparing parts of a large body without decoding it: token counting remembers a
    * conversation's messages by their bytes this way.
    */
-  layout(name: string): { start: number; end: number; elements?: { starts: number[]; ends: number[] } } | undefined;
+  layout(name: string): { start: number; end: number; elements?: { readonly starts: readonly number[]; readonly ends: readonly number[] } } | undefined;
 }
 
 /**

@@ -28,6 +28,8 @@ export class SseReader {
   #id: string | undefined = undefined;
   /** The last chunk ended on an ASCII byte, so the decoder holds no half of a character. */
   #whole = true;
+  /** Some bytes have been read (a byte order mark is only stripped before them). */
+  #started = false;
   /** Comment lines seen so far (servers send them as keep-alives); counted, never dispatched. */
   comments = 0;
 
@@ -48,9 +50,15 @@ export class SseReader {
   /** ASCII (checked with SIMD) is copied as Latin-1 unless the decoder holds half a character. */
   #decode(chunk: Uint8Array): string {
     const whole = this.#whole;
-    if (chunk.length > 0) this.#whole = chunk[chunk.length - 1] < 0x80;
+    const started = this.#started;
+    if (chunk.length > 0) {
+      this.#whole = chunk[chunk.length - 1] < 0x80;
+      this.#started = true;
+    }
     if (whole && isAscii(chunk)) return (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)).toString('latin1');
-    this.#decoder ??= new TextDecoder('utf-8');
+    // A decoder strips a byte order mark at its start: right for the stream's first bytes, wrong
+    // for a U+FEFF in the text when the decoder is made mid-stream.
+    this.#decoder ??= new TextDecoder('utf-8', { ignoreBOM: started });
     return this.#decoder.decode(chunk, { stream: true });
   }
 

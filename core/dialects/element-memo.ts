@@ -11,73 +11,156 @@
  * requests. Frozen values also let later stages cache by identity (the canonical message, its
  * translation, its JSON text; see parse-request.ts, build-request.ts and json-bytes.ts).
  *
- * A conversation is recognised by its array's first element (the first user message, the first
- * tool). Memory is bounded: at most `maxBytes` of request bytes are kept, least recently used first
- * to go; each kept region is a view of a body the router already received, not a copy.
+ * A conversation is recognised by its array's first element, and by how many leading elements it
+ * shares with each state kept for that first element (parallel sessions started from the same
+ * prompt each keep their own). An array is kept only once its request was accepted, and memory is
+ * bounded: the bodies kept (views of bodies the router already received, not copies) and an
+ * estimate of the heap their values and everything derived from them hold, together under
+ * `maxBytes`, least recently used out first.
  *
- *   const values = elementMemo.parseArray(bytes, start, end, 'messages');   // like JSON.parse
+ *   const { values, keep } = requestMemo.parseArray(bytes, split, 'messages', parse);   // like JSON.parse
+ *   keep();   // once the request was accepted
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 
-/** One conversation's last array: its bytes and each element's place and value. */
+/** One state of a conversation's array: its bytes and each element's place, value and cost. */
 interface Entry {
   bytes: Buffer;
-  starts: number[];
-  ends: number[];
+  starts: readonly number[];
+  ends: readonly number[];
   values: unknown[];
+  /** Each element's estimated heap, its value and what is derived from it included. */
+  costs: number[];
+  /** Body bytes plus every element's cost: what keeping this entry holds. */
+  size: number;
+}
+
+/** Conversations whose arrays begin with the same element (parallel sessions given one prompt). */
+interface Family {
+  entries: Entry[];
+  size: number;
 }
 
 export interface ArraySplit {
   /** Element start offsets in the body. */
-  starts: number[];
+  readonly starts: readonly number[];
   /** Element end offsets (exclusive). */
-  ends: number[];
+  readonly ends: readonly number[];
 }
 
+export interface ParsedArray {
+  values: unknown[];
+  /**
+   * Keeps this array for the conversation's next request. Called once the request was accepted:
+   * a body refused as invalid keeps nothing.
+   */
+  keep(): void;
+}
+
+/** States kept per first element: parallel sessions started from the same prompt each keep theirs. */
+const statesPerFamily = 4;
+/**
+ * Heap per parsed byte and per object, times three: the JSON value, the canonical message made
+ * from it and its translation (with its JSON text) are all kept while the element is.
+ */
+const costPerByte = 3;
+const costPerNode = 3 * 64;
+
 export class ElementMemo {
-  readonly #entries: LRUCache<string, Entry>;
+  readonly #families: LRUCache<string, Family>;
   /** Elements reused and parsed since start (for tests and benchmarks). */
   readonly stats = { reused: 0, parsed: 0 };
 
+  /** `maxBytes` bounds the bodies kept and the estimated heap of their values together. */
   constructor(maxBytes: number) {
-    this.#entries = new LRUCache<string, Entry>({ maxSize: maxBytes, sizeCalculation: (entry) => Math.max(1, entry.bytes.length) });
+    this.#families = new LRUCache<string, Family>({ maxSize: maxBytes, sizeCalculation: (family) => Math.max(1, family.size) });
   }
 
   /**
    * The array whose elements sit at `split` in `body`, each parsed with `parse` (bytes → value)
-   * unless the same bytes were at the same position last time. `field` keeps the arrays of
-   * different fields apart.
+   * unless a kept state of the same conversation had the same bytes at the same position. `field`
+   * keeps the arrays of different fields apart.
    */
-  parseArray(body: Buffer, split: ArraySplit, field: string, parse: (bytes: Buffer) => unknown): unknown[] {
+  parseArray(body: Buffer, split: ArraySplit, field: string, parse: (bytes: Buffer) => unknown): ParsedArray {
     const { starts, ends } = split;
     const count = starts.length;
-    if (count === 0) return [];
+    if (count === 0) return { values: [], keep() {} };
     const key = `${field}:${createHash('sha1').update(body.subarray(starts[0], ends[0])).digest('base64')}`;
-    const last = this.#entries.get(key);
+    const family = this.#families.get(key);
+    const { best, prefix } = closest(family?.entries ?? [], body, split);
     const values = new Array<unknown>(count);
+    const costs = new Array<number>(count);
     let parsed = 0;
     for (let i = 0; i < count; i++) {
       const start = starts[i];
       const end = ends[i];
-      if (last && i < last.values.length && last.ends[i] - last.starts[i] === end - start && body.compare(last.bytes, last.starts[i], last.ends[i], start, end) === 0) {
-        values[i] = last.values[i];
+      if (best && i < best.values.length && (i < prefix || same(best, i, body, start, end))) {
+        values[i] = best.values[i];
+        costs[i] = best.costs[i];
       } else {
-        values[i] = deepFreeze(parse(body.subarray(start, end)));
+        const value = parse(body.subarray(start, end));
+        costs[i] = costPerByte * (end - start) + costPerNode * freezeCounting(value);
+        values[i] = value;
         parsed++;
       }
     }
     this.stats.parsed += parsed;
     this.stats.reused += count - parsed;
-    // A request that is an earlier state of the kept one (a retry, a subagent forked from it, a
-    // slower client of the same conversation) leaves the longer one kept.
-    if (parsed > 0 || !last || last.values.length < count) this.#entries.set(key, { bytes: body, starts, ends, values });
-    return values;
+    const keep = () => {
+      // An earlier state of a kept conversation (a retry, a slower client of it) keeps nothing new.
+      if (best && parsed === 0 && best.values.length >= count) return;
+      let size = body.length;
+      for (const cost of costs) size += cost;
+      const entry: Entry = { bytes: body, starts, ends, values, costs, size };
+      const entries = (family?.entries ?? []).filter((e) => e !== best || prefix < Math.min(best.values.length, count) - 2);
+      // The next turn of the closest state replaces it (its last message or two may differ:
+      // clients move cache markers); a conversation that went its own way is kept beside it.
+      entries.unshift(entry);
+      entries.length = Math.min(entries.length, statesPerFamily);
+      this.#families.set(key, { entries, size: entries.reduce((n, e) => n + e.size, 0) });
+    };
+    return { values, keep };
+  }
+
+  /** The estimated memory kept now (body bytes and parsed values). */
+  get size(): number {
+    return this.#families.calculatedSize;
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#families.clear();
   }
+}
+
+/** The kept state sharing the longest run of leading elements with `body`, and that run's length. */
+function closest(entries: Entry[], body: Buffer, split: ArraySplit): { best: Entry | undefined; prefix: number } {
+  let best: Entry | undefined;
+  let prefix = 0;
+  for (const entry of entries) {
+    let n = 0;
+    const limit = Math.min(entry.values.length, split.starts.length);
+    while (n < limit && same(entry, n, body, split.starts[n], split.ends[n])) n++;
+    if (!best || n > prefix) {
+      best = entry;
+      prefix = n;
+    }
+  }
+  return { best, prefix };
+}
+
+function same(entry: Entry, i: number, body: Buffer, start: number, end: number): boolean {
+  return entry.ends[i] - entry.starts[i] === end - start && body.compare(entry.bytes, entry.starts[i], entry.ends[i], start, end) === 0;
+}
+
+/** deepFreeze that also counts the objects and arrays it froze (for the memo's size estimate). */
+function freezeCounting(value: unknown): number {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return 0;
+  Object.freeze(value);
+  let nodes = 1;
+  if (Array.isArray(value)) for (const item of value) nodes += freezeCounting(item);
+  else for (const key in value) nodes += freezeCounting((value as Record<string, unknown>)[key]);
+  return nodes;
 }
 
 /** Freezes a parsed JSON value and everything in it (plain objects and arrays only). */
@@ -90,8 +173,8 @@ export function deepFreeze<T>(value: T): T {
 }
 
 /**
- * The process's memo for client request bodies: 64 MB of kept request bytes is a few dozen long
- * Claude Code conversations (a 470 KB body is ~120k tokens).
+ * The process's memo for client request bodies: 64 MB holds the bodies and parsed values of about
+ * a dozen long Claude Code conversations (a 470 KB body is ~120k tokens and costs ~4 MB kept).
  */
 export const requestMemo = new ElementMemo(64 * 1024 * 1024);
 

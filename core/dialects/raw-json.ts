@@ -44,6 +44,10 @@ export class RawJsonObject {
   readonly #parsed = new Map<string, unknown>();
   /** Element ranges of the arrays asked for (most requests never ask). */
   #elements: Map<string, ArraySplit> | undefined = undefined;
+  /** Some field appears more than once. */
+  #repeats = false;
+  /** What `parse()` read through the element memo, kept once the request is accepted. */
+  #keep: Array<() => void> | undefined = undefined;
 
   constructor(readonly bytes: Buffer) {
     let i = skipSpace(bytes, 0);
@@ -64,6 +68,7 @@ export class RawJsonObject {
       const end = skipValue(bytes, start);
       if (end < 0) throw badJson('the body ends before the object does');
       const earlier = this.#members.get(key);
+      if (earlier) this.#repeats = true;
       this.#members.set(key, { start, end, duplicated: earlier !== undefined });
       i = skipSpace(bytes, end);
       if (bytes[i] === COMMA) {
@@ -147,13 +152,19 @@ export class RawJsonObject {
    */
   parse(): Record<string, unknown> {
     try {
-      if (this.bytes.length < pieceSize) return JSON.parse(decodeJsonText(this.bytes)) as Record<string, unknown>;
+      // A repeated field is rare and its earlier copies must still be valid JSON: parse it whole.
+      if (this.bytes.length < pieceSize || this.#repeats) return JSON.parse(decodeJsonText(this.bytes)) as Record<string, unknown>;
       const out: Record<string, unknown> = {};
       for (const [key, member] of this.#members) {
         const { start, end } = member;
-        // A large array (the conversation, the tool list) reuses what the same conversation's
-        // previous request parsed (element-memo.ts): its values come back deep-frozen.
-        const value = this.bytes[start] === OPEN_BRACKET && end - start >= memoSize ? requestMemo.parseArray(this.bytes, this.#split(key, member), key, parseBytes) : parseRange(this.bytes, start, end);
+        let value: unknown;
+        if (this.bytes[start] === OPEN_BRACKET && end - start >= memoSize) {
+          // A large array (the conversation, the tool list) reuses what the same conversation's
+          // earlier requests parsed (element-memo.ts): its values come back deep-frozen.
+          const parsed = requestMemo.parseArray(this.bytes, this.#split(key, member), key, parseBytes);
+          (this.#keep ??= []).push(parsed.keep);
+          value = parsed.values;
+        } else value = parseRange(this.bytes, start, end);
         setMember(out, key, value);
       }
       return out;
@@ -161,6 +172,17 @@ export class RawJsonObject {
       if (isRouterError(err)) throw err;
       throw isStackOverflow(err) ? routerError('RK_TOO_DEEP', {}, { cause: err }) : badJson((err as Error).message);
     }
+  }
+
+  /**
+   * Keeps the large arrays `parse()` read for the conversation's next request. Call it once the
+   * request is known to be valid (the kernel does, after the dialect accepted it), so that a body
+   * refused as invalid holds no memory.
+   */
+  keepParsed(): void {
+    const keep = this.#keep;
+    this.#keep = undefined;
+    if (keep) for (const k of keep) k();
   }
 }
 
@@ -180,7 +202,8 @@ function splitArray(raw: Buffer, start: number, end: number): ArraySplit {
   const starts: number[] = [];
   const ends: number[] = [];
   let i = skipSpace(raw, start + 1);
-  if (raw[i] === CLOSE_BRACKET) return { starts, ends };
+  // Frozen: a split is kept with the conversation and handed to plugins (RawRequest.layout).
+  if (raw[i] === CLOSE_BRACKET) return { starts: Object.freeze(starts), ends: Object.freeze(ends) };
   for (;;) {
     const valueEnd = skipValue(raw, i);
     if (valueEnd < 0 || valueEnd > end) throw badJson('the body ends before the array does');
@@ -191,7 +214,7 @@ function splitArray(raw: Buffer, start: number, end: number): ArraySplit {
       i = skipSpace(raw, i + 1);
       continue;
     }
-    if (raw[i] === CLOSE_BRACKET && i === end - 1) return { starts, ends };
+    if (raw[i] === CLOSE_BRACKET && i === end - 1) return { starts: Object.freeze(starts), ends: Object.freeze(ends) };
     throw badJson(`expected ',' or ']' at byte ${i}`);
   }
 }

@@ -51,7 +51,12 @@ export async function runModelCall(generation: Generation, req: IncomingMessage,
   const { id, codec } = call;
   const raw = new RawRequestView(call.method, call.path, call.url, req.headers, call.body);
   const endpoint = codec.dialect === 'anthropic' ? 'messages' : 'chat.completions';
-  const parse = (): CanonicalRequest => codec.parseRequest(raw.json);
+  const parse = (): CanonicalRequest => {
+    const request = codec.parseRequest(raw.json);
+    // Only a request the dialect accepted leaves its conversation's messages kept for next turn.
+    call.body.keepParsed();
+    return request;
+  };
   const ctx = new KernelContext(id, codec.dialect, endpoint, call.model, call.stream, parse, raw, generation.catalog, call.signal, log, call.startedAt, generation.tokens);
   ctx.deadline = deadlineOf(req.headers);
   if (generation.settings.logBodies) ctx.log.info({ body: raw.json }, 'request body');

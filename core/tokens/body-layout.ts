@@ -19,7 +19,7 @@ export interface MessagesLayout {
   start: number;
   end: number;
   /** Each element's start and end, in order. */
-  elements: { starts: number[]; ends: number[] };
+  elements: { readonly starts: readonly number[]; readonly ends: readonly number[] };
 }
 
 export function messagesLayout(source: Buffer | Pick<RawRequest, 'body' | 'layout'>): MessagesLayout | undefined {

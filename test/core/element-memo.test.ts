@@ -17,15 +17,23 @@ function conversation(turns: number, first = 'Explore the repository.'): Record<
 
 const bytesOf = (body: unknown) => Buffer.from(JSON.stringify(body));
 
+/** Parses a body as the kernel does for an accepted request: its arrays are kept for next turn. */
+function accepted(body: unknown): Record<string, any> {
+  const object = new RawJsonObject(bytesOf(body));
+  const parsed = object.parse();
+  object.keepParsed();
+  return parsed;
+}
+
 t.test('a conversation that grows by a turn parses only the new messages and reads like JSON.parse', async (t) => {
   requestMemo.clear();
   const before = { ...requestMemo.stats };
   const turn1 = conversation(10);
   const turn2 = conversation(11);
-  t.same(new RawJsonObject(bytesOf(turn1)).parse(), turn1);
+  t.same(accepted(turn1), turn1);
   const parsed = { ...requestMemo.stats };
   t.equal(parsed.parsed - before.parsed, 21, 'every message of the first request is parsed');
-  t.same(new RawJsonObject(bytesOf(turn2)).parse(), turn2);
+  t.same(accepted(turn2), turn2);
   t.equal(requestMemo.stats.parsed - parsed.parsed, 2, 'only the two new messages are parsed next turn');
   t.equal(requestMemo.stats.reused - parsed.reused, 21, 'the rest is reused');
 });
@@ -33,9 +41,9 @@ t.test('a conversation that grows by a turn parses only the new messages and rea
 t.test('a message that changed in place is parsed again, never served stale', async (t) => {
   requestMemo.clear();
   const body = conversation(10);
-  new RawJsonObject(bytesOf(body)).parse();
+  accepted(body);
   body.messages[5].content[0].content = 'changed' + 'x'.repeat(8000);
-  const again = new RawJsonObject(bytesOf(body)).parse() as Record<string, any>;
+  const again = accepted(body);
   t.equal(again.messages[5].content[0].content, body.messages[5].content[0].content);
   t.same(again, body);
 });
@@ -43,8 +51,8 @@ t.test('a message that changed in place is parsed again, never served stale', as
 t.test('shared values are frozen: editing one fails loudly instead of changing another request', async (t) => {
   requestMemo.clear();
   const body = conversation(10);
-  const one = new RawJsonObject(bytesOf(body)).parse() as Record<string, any>;
-  const two = new RawJsonObject(bytesOf(body)).parse() as Record<string, any>;
+  const one = accepted(body);
+  const two = accepted(body);
   t.equal(one.messages[3], two.messages[3], 'the same value, shared');
   t.throws(() => {
     one.messages[3].content = [];
@@ -54,8 +62,9 @@ t.test('shared values are frozen: editing one fails loudly instead of changing a
 });
 
 t.test('memory is bounded: the least recently used conversation is forgotten', async (t) => {
-  const memo = new ElementMemo(60_000);
   const parse = (b: Buffer) => JSON.parse(b.toString());
+  const probe = new ElementMemo(10_000_000);
+  let memo = probe;
   const run = (first: string) => {
     const body = bytesOf(conversation(3, first).messages);
     const split = { starts: [] as number[], ends: [] as number[] };
@@ -68,8 +77,13 @@ t.test('memory is bounded: the least recently used conversation is forgotten', a
       split.ends.push(at + length);
       at += length + 1;
     }
-    return memo.parseArray(body, split, 'messages', parse);
+    const parsed = memo.parseArray(body, split, 'messages', parse);
+    parsed.keep();
+    return parsed.values;
   };
+  run('a');
+  // Room for two conversations of this size.
+  memo = new ElementMemo(Math.floor(probe.size * 2.5));
   run('a');
   run('b');
   run('c');
@@ -85,7 +99,7 @@ t.test('a translation reused from an earlier turn still reports what it dropped,
   const body = conversation(12);
   const build = () => {
     const dropped: string[] = [];
-    const request = anthropicCodec.parseRequest(new RawJsonObject(bytesOf(body)).parse());
+    const request = anthropicCodec.parseRequest(accepted(body));
     const built = openaiCodec.buildRequest(request, { model: 'm', source: 'anthropic', dropped: (f) => dropped.push(f) });
     return { built, dropped, bytes: jsonBytes(built) };
   };
@@ -105,7 +119,7 @@ t.test('an Anthropic translation of a shared conversation is reused per client d
   body.messages[3] = { role: 'assistant', content: [{ type: 'thinking', thinking: 'hmm', signature: 'rk1.openai.' }, { type: 'text', text: 'ok' }] };
   const build = (source: 'anthropic' | 'openai') => {
     const dropped: string[] = [];
-    const request = anthropicCodec.parseRequest(new RawJsonObject(bytesOf(body)).parse());
+    const request = anthropicCodec.parseRequest(accepted(body));
     return { bytes: jsonBytes(anthropicCodec.buildRequest(request, { model: 'm', source, dropped: (f) => dropped.push(f) })), dropped };
   };
   const first = build('anthropic');
@@ -126,9 +140,56 @@ t.test('chunks never split a character, whatever the text', async (t) => {
 
 t.test('an earlier state of a conversation does not displace the longer one kept', async (t) => {
   requestMemo.clear();
-  new RawJsonObject(bytesOf(conversation(12))).parse();
-  new RawJsonObject(bytesOf(conversation(4))).parse();
+  accepted(conversation(12));
+  accepted(conversation(4));
   const before = requestMemo.stats.parsed;
-  new RawJsonObject(bytesOf(conversation(13))).parse();
+  accepted(conversation(13));
   t.equal(requestMemo.stats.parsed - before, 2, 'the turn after the longest one seen parses only its own two messages');
+});
+
+t.test('a body that was not accepted keeps nothing for the next request', async (t) => {
+  requestMemo.clear();
+  const body = conversation(10);
+  new RawJsonObject(bytesOf(body)).parse();
+  const before = requestMemo.stats.parsed;
+  accepted(body);
+  t.equal(requestMemo.stats.parsed - before, 21, 'parsed again in full: the refused one was not kept');
+});
+
+t.test('parallel sessions started from the same prompt each keep their own conversation', async (t) => {
+  requestMemo.clear();
+  const session = (name: string, turns: number) => {
+    const body = conversation(turns);
+    for (const m of body.messages) if (m.role === 'assistant') m.content[0].text += ` (${name})`;
+    return body;
+  };
+  accepted(session('a', 10));
+  accepted(session('b', 10));
+  const before = requestMemo.stats.parsed;
+  accepted(session('a', 11));
+  accepted(session('b', 11));
+  t.equal(requestMemo.stats.parsed - before, 4, 'each session parses only its own two new messages');
+});
+
+t.test('the bound counts what parsed values hold, not only their bytes', async (t) => {
+  const memo = new ElementMemo(2_000_000);
+  // 300 KB of tiny objects: a few bytes each on the wire, far more once parsed.
+  const items = Array.from({ length: 100_000 }, () => '{}');
+  const text = `[${items.join(',')}]`;
+  const body = Buffer.from(text);
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (let i = 0, at = 1; i < items.length; i++, at += 3) {
+    starts.push(at);
+    ends.push(at + 2);
+  }
+  memo.parseArray(body, { starts, ends }, 'messages', () => ({})).keep();
+  const again = memo.stats.reused;
+  memo.parseArray(body, { starts, ends }, 'messages', () => ({})).keep();
+  t.equal(memo.stats.reused, again, 'too costly to keep under a 2 MB bound, though its bytes are 300 KB');
+});
+
+t.test('element ranges handed out are read-only', async (t) => {
+  const layout = new RawJsonObject(bytesOf(conversation(3))).layout('messages')!;
+  t.ok(Object.isFrozen(layout.elements!.starts) && Object.isFrozen(layout.elements!.ends));
 });

@@ -103,3 +103,10 @@ t.test('any large JSON object parses in pieces to what JSON.parse gives', async 
   );
   t.pass('60 random large objects');
 });
+
+t.test('a large body with a repeated field is refused when any copy of it is not JSON, as JSON.parse does', async (t) => {
+  const pad = `"messages":[${Array.from({ length: 40 }, () => `"${'x'.repeat(2000)}"`).join(',')}]`;
+  t.throws(() => read(`{"system":"\\uZZZZ",${pad},"system":"ok"}`).parse(), { code: 'RK_BAD_JSON' }, 'a bad escape in the overwritten copy');
+  t.throws(() => read(`{"tools":[1 2],${pad},"tools":[]}`).parse(), { code: 'RK_BAD_JSON' }, 'a bad array in the overwritten copy');
+  t.equal((read(`{"model":"a",${pad},"model":"b"}`).parse() as { model: string }).model, 'b', 'valid copies: the last wins');
+});

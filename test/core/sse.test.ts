@@ -35,3 +35,9 @@ t.test('a stream cut at every byte, ASCII and multi-byte characters alike, reads
     t.same(readAll(chunks), whole, `in ${size}-byte chunks`);
   }
 });
+
+t.test('a byte order mark starts the stream only once: one in the text later is kept', async (t) => {
+  const events = (chunks: string[]) => readAll(chunks.map((c) => Buffer.from(c)));
+  t.same(events(['\uFEFFdata: first\n\n']).map((e) => e.data), ['first'], 'a leading BOM is stripped');
+  t.same(events(['data: a\n\n', 'data: \uFEFFusing System;\n\n']).map((e) => e.data), ['a', '\uFEFFusing System;'], 'a U+FEFF in a later chunk is text');
+});
