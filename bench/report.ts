@@ -12,6 +12,8 @@ export interface Measurement {
   stream: boolean;
   connections: number;
   bodyBytes: number;
+  /** Direct, bare proxy and router were measured in turn this many times; each is the median round. */
+  rounds?: number;
   direct: LoadResult;
   /** A bare Node proxy in front of the same mock (bare-proxy.ts): the floor for any Node gateway. */
   floor?: LoadResult & { cpuMsPerRequest: number };
@@ -85,7 +87,7 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
 
 export function renderMarkdown(report: BenchReport): string {
   const lines = [
-    `Run ${report.date.slice(0, 16).replace('T', ' ')} UTC${report.quick ? ' (quick mode: too short to quote)' : ''}, ${report.durationMs / 1000} s per measurement after warm-up, on ${report.machine.cpus} × ${report.machine.model}, ${report.machine.memoryGb} GB, Node ${report.machine.node}. Mock upstream, bare proxy, router and load generator are separate processes on one machine.`,
+    `Run ${report.date.slice(0, 16).replace('T', ' ')} UTC${report.quick ? ' (quick mode: too short to quote)' : ''}, ${report.durationMs / 1000} s per measurement after warm-up${(report.measurements[0]?.rounds ?? 1) > 1 ? `, each the median of ${report.measurements[0].rounds} rounds (direct, bare proxy and router in turn)` : ''}, on ${report.machine.cpus} × ${report.machine.model}, ${report.machine.memoryGb} GB, Node ${report.machine.node}. Mock upstream, bare proxy, router and load generator are separate processes on one machine.`,
     '',
     '| case | conn | direct req/s | router req/s | router/direct | bare proxy/direct | latency p50 direct → router (ms) | latency p99 (ms) | TTFB p50 (ms) | TTFB p99 (ms) | errors | CPU ms/req router (bare proxy) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

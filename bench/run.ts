@@ -5,7 +5,8 @@
  * router, and writes bench/results/latest.json and latest.md (quick.* for --quick; and docs/performance.md with
  * --write-docs). Every run is bounded in time and stops what it started.
  *
- *   npm run bench                 # full run (a few minutes)
+ *   npm run bench                 # full run: 3 rounds of every measurement (~10 minutes)
+ *   npm run bench -- --rounds 5   # more rounds, steadier medians
  *   npm run bench -- --quick      # every case briefly (checks the harness, not the speed)
  *   npm run bench -- --cases small-anthropic-translation,stream-translation --duration 10
  *   npm run bench -- --no-floor   # skip the bare-proxy measurements (a third faster)
@@ -34,11 +35,16 @@ export async function runBench(argv: string[]): Promise<number> {
       out: { type: 'string', default: defaultOut() },
       'write-docs': { type: 'boolean', default: false },
       'no-floor': { type: 'boolean', default: false },
+      rounds: { type: 'string' },
     },
   });
   const withFloor = values['no-floor'] !== true;
-  const durationMs = values.duration ? Number(values.duration) * 1000 : values.quick ? 250 : 5000;
-  const warmupMs = values.quick ? 100 : 1000;
+  // Direct, bare proxy and router are measured in turn, `rounds` times, and each reported figure
+  // is the median round: a shared machine drifts by 20% and more between minutes, and one slow
+  // stretch would otherwise decide a ratio.
+  const rounds = Math.max(1, Number(values.rounds ?? (values.quick ? 1 : 3)));
+  const durationMs = values.duration ? Number(values.duration) * 1000 : values.quick ? 250 : 2000;
+  const warmupMs = values.quick ? 100 : 500;
   const selected = values.cases ? benchCases.filter((c) => values.cases!.split(',').includes(c.id)) : benchCases;
   const work = mkdtempSync(join(tmpdir(), 'rk-bench-'));
   const children: ChildProcess[] = [];
@@ -82,18 +88,25 @@ export async function runBench(argv: string[]): Promise<number> {
       for (const connections of c.connections) {
         const paced = c.provider.endsWith('paced');
         const providerBodies = bodies.map((b) => directBody(c, b));
-        const direct = await generator.run({ url: paced ? mocks.paced : mocks.fast, path: pathOf(providerDialect(c)), bodies: providerBodies, connections, durationMs, warmupMs });
-        let floor: Measurement['floor'];
-        if (floors) {
-          const proxy = paced ? floors.paced : floors.fast;
-          const before = cpuMs(proxy.pid);
-          const result = await generator.run({ url: proxy.url, path: pathOf(providerDialect(c)), bodies: providerBodies, connections, durationMs, warmupMs });
-          floor = { ...result, cpuMsPerRequest: round((cpuMs(proxy.pid) - before) / Math.max(1, result.total)) };
+        const directRuns: LoadResult[] = [];
+        const floorRuns: Array<LoadResult & { cpuMsPerRequest: number }> = [];
+        const routerRuns: Array<LoadResult & { cpuMsPerRequest: number }> = [];
+        for (let round = 0; round < rounds; round++) {
+          directRuns.push(await generator.run({ url: paced ? mocks.paced : mocks.fast, path: pathOf(providerDialect(c)), bodies: providerBodies, connections, durationMs, warmupMs }));
+          if (floors) {
+            const proxy = paced ? floors.paced : floors.fast;
+            const before = cpuMs(proxy.pid);
+            const result = await generator.run({ url: proxy.url, path: pathOf(providerDialect(c)), bodies: providerBodies, connections, durationMs, warmupMs });
+            floorRuns.push({ ...result, cpuMsPerRequest: round3((cpuMs(proxy.pid) - before) / Math.max(1, result.total)) });
+          }
+          const cpuBefore = cpuMs(pid);
+          const result = await generator.run({ url: routerUrl, path: pathOf(c.client), bodies: bodies.map((b) => routed(c, b)), connections, durationMs, warmupMs });
+          routerRuns.push({ ...result, cpuMsPerRequest: round3((cpuMs(pid) - cpuBefore) / Math.max(1, result.total)) });
         }
-        const cpuBefore = cpuMs(pid);
-        const viaRouter = await generator.run({ url: routerUrl, path: pathOf(c.client), bodies: bodies.map((b) => routed(c, b)), connections, durationMs, warmupMs });
-        const cpu = cpuMs(pid) - cpuBefore;
-        measurements.push({ case: c.id, title: c.title, mode: c.mode, stream: c.stream, connections, bodyBytes: Math.round(bodies.reduce((n, b) => n + Buffer.byteLength(JSON.stringify(b)), 0) / bodies.length), direct, ...(floor ? { floor } : {}), router: { ...viaRouter, cpuMsPerRequest: round(cpu / Math.max(1, viaRouter.total)) } });
+        const direct = medianRun(directRuns);
+        const floor = floorRuns.length > 0 ? medianRun(floorRuns) : undefined;
+        const viaRouter = medianRun(routerRuns);
+        measurements.push({ case: c.id, title: c.title, mode: c.mode, stream: c.stream, connections, bodyBytes: Math.round(bodies.reduce((n, b) => n + Buffer.byteLength(JSON.stringify(b)), 0) / bodies.length), rounds, direct, ...(floor ? { floor } : {}), router: viaRouter });
         const floorNote = floor ? `, bare proxy ${floor.rps} req/s (${pct(floor.rps / direct.rps)})` : '';
         process.stderr.write(`${c.id} ×${connections}: direct ${direct.rps} req/s${floorNote}, router ${viaRouter.rps} req/s (${pct(viaRouter.rps / direct.rps)})\n`);
       }
@@ -254,8 +267,17 @@ function defaultOut(): string {
   return resolve(process.cwd()) === resolve(root) ? join(here, 'results') : join(process.cwd(), 'bench-results');
 }
 
-function round(n: number): number {
+function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
+}
+
+/** The round with the median throughput, its CPU per request replaced by the median one. */
+function medianRun<T extends LoadResult & { cpuMsPerRequest?: number }>(runs: T[]): T {
+  const middle = (values: number[]) => [...values].sort((a, b) => a - b)[(values.length - 1) >> 1];
+  const rps = middle(runs.map((r) => r.rps));
+  const chosen = runs.find((r) => r.rps === rps)!;
+  if (chosen.cpuMsPerRequest === undefined) return chosen;
+  return { ...chosen, cpuMsPerRequest: middle(runs.map((r) => r.cpuMsPerRequest!)) };
 }
 
 function pct(ratio: number): string {
