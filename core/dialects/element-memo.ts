@@ -1,10 +1,13 @@
 /**
  * Conversations grow by appending: every Claude Code turn resends the whole conversation so far,
  * the same tool list and the same system prompt. The large arrays of a request body (`messages`,
- * `tools`) are therefore parsed element by element, and an element whose bytes equal the element
- * at the same position in the previous request of the same conversation is not parsed again: its
- * value is reused. Comparing bytes (memcmp) costs a fraction of decoding and parsing them, so a
- * turn that adds two messages to a 470 KB conversation parses only those two.
+ * `tools`) are therefore parsed element by element, and an element whose bytes are those of the
+ * element at the same position in an earlier request of the same conversation is not parsed
+ * again: its value is reused. Elements are recognised by their length and a 64-bit xxHash of
+ * their bytes (seeded at random per process, as the token counter's block keys are; see
+ * core/tokens/block-hash.ts): hashing costs a fraction of decoding and parsing, so a turn that
+ * adds two messages to a 470 KB conversation parses only those two. No body is kept: holding
+ * received buffers pinned memory the allocator could otherwise return after a burst of traffic.
  *
  * A reused value is shared by every request that sent the same bytes, so values are deep-frozen
  * when first parsed: code that edits a request in place fails loudly instead of changing other
@@ -14,25 +17,26 @@
  * A conversation is recognised by its array's first element, and by how many leading elements it
  * shares with each state kept for that first element (parallel sessions started from the same
  * prompt each keep their own). An array is kept only once its request was accepted, and memory is
- * bounded: the bodies kept (views of bodies the router already received, not copies) and an
- * estimate of the heap their values and everything derived from them hold, together under
+ * bounded by an estimate of the heap the kept values and everything derived from them hold, under
  * `maxBytes`, least recently used out first.
  *
  *   const { values, keep } = requestMemo.parseArray(bytes, split, 'messages', parse);   // like JSON.parse
  *   keep();   // once the request was accepted
  */
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { blockHasher } from '../tokens/block-hash.ts';
 
-/** One state of a conversation's array: its bytes and each element's place, value and cost. */
+// The hasher is WebAssembly, compiled once when this module loads (a few milliseconds).
+const hasher = await blockHasher();
+
+/** One state of a conversation's array: each element's length, hash, value and cost. */
 interface Entry {
-  bytes: Buffer;
-  starts: readonly number[];
-  ends: readonly number[];
+  lengths: number[];
+  hashes: string[];
   values: unknown[];
   /** Each element's estimated heap, its value and what is derived from it included. */
   costs: number[];
-  /** Body bytes plus every element's cost: what keeping this entry holds. */
+  /** Every element's cost: what keeping this entry holds. */
   size: number;
 }
 
@@ -72,7 +76,7 @@ export class ElementMemo {
   /** Elements reused and parsed since start (for tests and benchmarks). */
   readonly stats = { reused: 0, parsed: 0 };
 
-  /** `maxBytes` bounds the bodies kept and the estimated heap of their values together. */
+  /** `maxBytes` bounds the estimated heap of the kept values and what is derived from them. */
   constructor(maxBytes: number) {
     this.#families = new LRUCache<string, Family>({ maxSize: maxBytes, sizeCalculation: (family) => Math.max(1, family.size) });
   }
@@ -86,21 +90,25 @@ export class ElementMemo {
     const { starts, ends } = split;
     const count = starts.length;
     if (count === 0) return { values: [], keep() {} };
-    const key = `${field}:${createHash('sha1').update(body.subarray(starts[0], ends[0])).digest('base64')}`;
+    const lengths = new Array<number>(count);
+    const hashes = new Array<string>(count);
+    for (let i = 0; i < count; i++) {
+      lengths[i] = ends[i] - starts[i];
+      hashes[i] = hasher.bytes(body.subarray(starts[i], ends[i]));
+    }
+    const key = `${field}:${lengths[0]}:${hashes[0]}`;
     const family = this.#families.get(key);
-    const { best, prefix } = closest(family?.entries ?? [], body, split);
+    const { best, prefix } = closest(family?.entries ?? [], lengths, hashes);
     const values = new Array<unknown>(count);
     const costs = new Array<number>(count);
     let parsed = 0;
     for (let i = 0; i < count; i++) {
-      const start = starts[i];
-      const end = ends[i];
-      if (best && i < best.values.length && (i < prefix || same(best, i, body, start, end))) {
+      if (best && i < best.values.length && (i < prefix || same(best, i, lengths[i], hashes[i]))) {
         values[i] = best.values[i];
         costs[i] = best.costs[i];
       } else {
-        const value = parse(body.subarray(start, end));
-        costs[i] = costPerByte * (end - start) + costPerNode * freezeCounting(value);
+        const value = parse(body.subarray(starts[i], ends[i]));
+        costs[i] = costPerByte * lengths[i] + costPerNode * freezeCounting(value);
         values[i] = value;
         parsed++;
       }
@@ -110,9 +118,9 @@ export class ElementMemo {
     const keep = () => {
       // An earlier state of a kept conversation (a retry, a slower client of it) keeps nothing new.
       if (best && parsed === 0 && best.values.length >= count) return;
-      let size = body.length;
+      let size = 0;
       for (const cost of costs) size += cost;
-      const entry: Entry = { bytes: body, starts, ends, values, costs, size };
+      const entry: Entry = { lengths, hashes, values, costs, size };
       const entries = (family?.entries ?? []).filter((e) => e !== best || prefix < Math.min(best.values.length, count) - 2);
       // The next turn of the closest state replaces it (its last message or two may differ:
       // clients move cache markers); a conversation that went its own way is kept beside it.
@@ -123,7 +131,7 @@ export class ElementMemo {
     return { values, keep };
   }
 
-  /** The estimated memory kept now (body bytes and parsed values). */
+  /** The estimated memory kept now. */
   get size(): number {
     return this.#families.calculatedSize;
   }
@@ -133,14 +141,14 @@ export class ElementMemo {
   }
 }
 
-/** The kept state sharing the longest run of leading elements with `body`, and that run's length. */
-function closest(entries: Entry[], body: Buffer, split: ArraySplit): { best: Entry | undefined; prefix: number } {
+/** The kept state sharing the longest run of leading elements, and that run's length. */
+function closest(entries: Entry[], lengths: number[], hashes: string[]): { best: Entry | undefined; prefix: number } {
   let best: Entry | undefined;
   let prefix = 0;
   for (const entry of entries) {
     let n = 0;
-    const limit = Math.min(entry.values.length, split.starts.length);
-    while (n < limit && same(entry, n, body, split.starts[n], split.ends[n])) n++;
+    const limit = Math.min(entry.values.length, lengths.length);
+    while (n < limit && same(entry, n, lengths[n], hashes[n])) n++;
     if (!best || n > prefix) {
       best = entry;
       prefix = n;
@@ -149,8 +157,8 @@ function closest(entries: Entry[], body: Buffer, split: ArraySplit): { best: Ent
   return { best, prefix };
 }
 
-function same(entry: Entry, i: number, body: Buffer, start: number, end: number): boolean {
-  return entry.ends[i] - entry.starts[i] === end - start && body.compare(entry.bytes, entry.starts[i], entry.ends[i], start, end) === 0;
+function same(entry: Entry, i: number, length: number, hash: string): boolean {
+  return entry.lengths[i] === length && entry.hashes[i] === hash;
 }
 
 /** deepFreeze that also counts the objects and arrays it froze (for the memo's size estimate). */
@@ -173,8 +181,8 @@ export function deepFreeze<T>(value: T): T {
 }
 
 /**
- * The process's memo for client request bodies: 64 MB holds the bodies and parsed values of about
- * a dozen long Claude Code conversations (a 470 KB body is ~120k tokens and costs ~4 MB kept).
+ * The process's memo for client request bodies: 64 MB holds the parsed values of a dozen or more
+ * long Claude Code conversations (a 470 KB body is ~120k tokens and costs ~2–4 MB kept).
  */
 export const requestMemo = new ElementMemo(64 * 1024 * 1024);
 
