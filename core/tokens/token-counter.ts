@@ -174,8 +174,8 @@ export class TokenCounter {
       // Another request's task may fail (its worker crashed, its client left, its deadline
       // passed): that is not this request's failure, so it counts those blocks itself.
       const recount = new Map<string, string>();
-      const settled = await Promise.allSettled([...theirs.values()].map(({ count }) => untilAborted(count, signal)));
-      signal.throwIfAborted();
+      // One abort listener for all of them: a conversation shares hundreds of blocks.
+      const settled = theirs.size === 0 ? [] : await untilAborted(Promise.allSettled([...theirs.values()].map(({ count }) => count)), signal);
       [...theirs].forEach(([key, { text }], i) => {
         const outcome = settled[i];
         if (outcome.status === 'fulfilled') counts.set(key, outcome.value);

@@ -99,6 +99,24 @@ t.test('a worker crash fails only the request whose task it was: a request await
   t.equal((await second).tokens, (await fresh.count(request([shared, user('hello world')]))).tokens, 'the other request got its full count');
 });
 
+t.test('requests sharing many blocks in flight wait for them together, without a listener warning', async (t) => {
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  await counter.warm();
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  // 40 distinct blocks: the second request finds all of them being counted by the first.
+  const conversation = Array.from({ length: 40 }, (_, i) => user(`message ${i}: ${'lorem ipsum '.repeat(50 + i)}`));
+  const controller = new AbortController();
+  const [first, second] = await Promise.all([counter.count(request(conversation)), counter.count(request(conversation), { signal: controller.signal })]);
+  t.equal(second.tokens, first.tokens);
+  t.equal(second.counted, 0, 'the second request counted nothing itself');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(warnings.map((w) => w.name), [], 'no MaxListenersExceededWarning');
+});
+
 t.test('a count that passes its deadline fails and frees its worker for the next count', async (t) => {
   const counter = new TokenCounter({ log, workers: 1 });
   t.teardown(() => counter.close());
