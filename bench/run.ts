@@ -255,8 +255,11 @@ providers:
   oaipaced: { use: openai, base_url: ${paced}/v1, api_key: bench, models: [bench-model] }
   antpaced: { use: anthropic, base_url: ${paced}, api_key: bench, models: [bench-model] }
 pipeline:
+  # Long-context routing on, as Claude Code users run it: requests the body's size cannot settle
+  # are counted (in the worker pool, each message block once); the long route is the same model,
+  # so every Claude Code case is answered alike whichever way it is routed.
   - use: router
-    with: { default: oai/bench-model }
+    with: { default: oai/bench-model, long_context: { target: oai/bench-model, threshold: 60000 } }
   # Shares only deterministic requests (temperature 0): the coalesced-streams case.
   - use: coalesce
 `;

@@ -23,6 +23,7 @@ export const routerConfigSchema: JsonSchema = {
         body_limit: { ...bytes, default: '32mb' },
         drain_timeout: { ...duration, default: '5m' },
         keep_alive_timeout: { ...duration, default: '65s' },
+        idle_collect: { ...duration, default: '10s' },
         auth: {
           type: 'object',
           additionalProperties: false,
@@ -119,6 +120,7 @@ export interface RouterConfig {
     body_limit: number | string;
     drain_timeout: number | string;
     keep_alive_timeout: number | string;
+    idle_collect: number | string;
     auth?: { keys?: string[] };
     admin_key?: string;
   };

@@ -41,6 +41,8 @@ export interface ServerSettings {
   bodyLimit: number;
   drainTimeout: number;
   keepAliveTimeout: number;
+  /** Milliseconds without a request before a full garbage collection returns memory; 0: never. */
+  idleCollectAfter: number;
   authKeys: string[];
   adminKey: string | undefined;
   logBodies: boolean;
@@ -55,6 +57,7 @@ export function serverSettings(loaded: LoadedConfig): ServerSettings {
     bodyLimit: parseBytes(server.body_limit),
     drainTimeout: parseDuration(server.drain_timeout),
     keepAliveTimeout: parseDuration(server.keep_alive_timeout),
+    idleCollectAfter: parseDuration(server.idle_collect),
     authKeys: server.auth?.keys ?? [],
     adminKey: server.admin_key,
     logBodies: log.bodies,

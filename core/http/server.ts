@@ -29,6 +29,8 @@ import { writeJson } from './deliver.ts';
 import { runModelCall, type Outcome } from './model-call.ts';
 import { adminState } from './admin-state.ts';
 import { authorizeAdmin, methodsFor, servePluginRoute } from './plugin-routes.ts';
+import { collectGarbage } from '../full-gc.ts';
+import { IdleCollector } from './idle-collect.ts';
 import { readBody } from './read-body.ts';
 import { failureOf, sendError } from './respond.ts';
 
@@ -57,6 +59,13 @@ const endpoints: Record<string, string> = {
 
 export function createRouterServer(supervisor: Supervisor, log: Logger): RouterServer {
   let shuttingDown = false;
+  const idle = new IdleCollector(
+    () => supervisor.current.settings.idleCollectAfter,
+    () => {
+      collectGarbage();
+      void supervisor.current.tokens.collect();
+    },
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const id = requestId();
@@ -80,9 +89,11 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
       const generation = supervisor.current;
       const controller = new AbortController();
       generation.enter(controller);
+      idle.begin();
       res.once('close', () => {
         if (!res.writableFinished) controller.abort(routerError('RK_CLIENT_CLOSED'));
         generation.leave(controller);
+        idle.end();
       });
       try {
         outcome = await dispatch(generation, req, res, { id, method, path, url, codec, startedAt, signal: controller.signal });
@@ -163,6 +174,7 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
     server,
     beginShutdown() {
       shuttingDown = true;
+      idle.stop();
     },
   };
 }

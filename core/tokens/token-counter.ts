@@ -29,7 +29,7 @@ import { blockHasher } from './block-hash.ts';
 import { countAnthropicBody, type Piece } from './body-count.ts';
 import { familyTexts, framingOf } from './framing.ts';
 import { tokenFamilies, type TokenFamilyName } from './families.ts';
-import type { CountTask, Encoding } from './token-worker.ts';
+import type { CollectTask, CountTask, Encoding } from './token-worker.ts';
 
 export type { Encoding } from './token-worker.ts';
 
@@ -94,6 +94,21 @@ export class TokenCounter {
   async warm(encoding: Encoding = 'o200k_base'): Promise<void> {
     const pool = this.#ensurePool();
     await Promise.all(Array.from({ length: this.#workers }, () => pool.run({ encoding, texts: ['warm up'] } satisfies CountTask)));
+    // Loading an encoding leaves its module's source (megabytes) behind as garbage.
+    await this.collect();
+  }
+
+  /**
+   * A full garbage collection in every worker (the router calls this when it falls idle): a
+   * worker's heap grows while it counts a long conversation and V8 keeps it after. A task per
+   * worker; piscina gives idle workers one each. Does nothing before the pool started.
+   */
+  async collect(): Promise<void> {
+    const pool = this.#pool;
+    if (!pool) return;
+    await Promise.all(Array.from({ length: this.#workers }, () => pool.run({ collect: true } satisfies CollectTask))).catch((err: unknown) => {
+      this.#log.debug({ err }, 'a token worker could not run its collection');
+    });
   }
 
   count(request: CanonicalRequest, options?: CountOptions): Promise<TokenCount> {
@@ -240,7 +255,11 @@ export class TokenCounter {
     // A TypeScript worker needs tsx in the worker too, unless the process was started with it.
     const hasTsx = process.execArgv.some((arg) => arg.includes('tsx'));
     const execArgv = source && !hasTsx ? [...process.execArgv, '--import', 'tsx'] : process.execArgv;
-    const pool = new Piscina({ filename, minThreads: this.#workers, maxThreads: this.#workers, idleTimeout: Infinity, execArgv });
+    // A small young generation: the tokenizer's garbage is short-lived, and V8 would otherwise grow
+    // it to 48 MB per worker while counting a long conversation (measured: same count speed at 6
+    // MB, ~7 MB less at start, ~30 MB less at peak).
+    const resourceLimits = { maxYoungGenerationSizeMb: 6 };
+    const pool = new Piscina({ filename, minThreads: this.#workers, maxThreads: this.#workers, idleTimeout: Infinity, execArgv, resourceLimits });
     // A worker that dies fails only its own task (above); piscina starts a replacement. A task
     // stopped by its signal (deadline, client gone) has its worker terminated and replaced too.
     pool.on('error', (err: unknown) => this.#log.error({ err }, 'token counting worker failed; it is being replaced'));

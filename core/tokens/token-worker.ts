@@ -5,6 +5,7 @@
  * loads the default one at start-up. Text is counted segment by segment (long-runs.ts), so a
  * pathological run of one character class costs linear time rather than quadratic.
  */
+import { collectGarbage } from '../full-gc.ts';
 import { segments } from './long-runs.ts';
 
 export type Encoding = 'o200k_base' | 'cl100k_base';
@@ -12,6 +13,11 @@ export type Encoding = 'o200k_base' | 'cl100k_base';
 export interface CountTask {
   encoding: Encoding;
   texts: string[];
+}
+
+/** Give back memory: after loading an encoding (its module's source is garbage then), and when the router is idle. */
+export interface CollectTask {
+  collect: true;
 }
 
 type Counter = (text: string, options: { disallowedSpecial: Set<string> }) => number;
@@ -31,7 +37,11 @@ function counterFor(encoding: Encoding): Promise<Counter> {
 // never refused: clients send code and docs about tokenizers.
 const asText = { disallowedSpecial: new Set<string>() };
 
-export default async function count(task: CountTask): Promise<number[]> {
+export default async function count(task: CountTask | CollectTask): Promise<number[]> {
+  if ('collect' in task) {
+    collectGarbage();
+    return [];
+  }
   const counter = await counterFor(task.encoding);
   return task.texts.map((text) => {
     let tokens = 0;

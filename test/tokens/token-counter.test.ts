@@ -117,6 +117,22 @@ t.test('requests sharing many blocks in flight wait for them together, without a
   t.same(warnings.map((w) => w.name), [], 'no MaxListenersExceededWarning');
 });
 
+t.test('collect() runs a collection in the workers and they go on counting', async (t) => {
+  const counter = new TokenCounter({ log, workers: 2 });
+  t.teardown(() => counter.close());
+  await counter.collect(); // before the pool exists: nothing to do, and no pool started for it
+  t.equal(counter.threads.length, 0);
+  const before = await counter.count(request([user('hello world'), user(slowText(5).slice(0, 20_000))]));
+  const workers = [...counter.threads];
+  await counter.collect();
+  t.same([...counter.threads], workers, 'the same workers: a collection is a task, not a restart');
+  const fresh = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => fresh.close());
+  const after = await fresh.count(request([user('hello world'), user(slowText(5).slice(0, 20_000))]));
+  t.equal(before.tokens, after.tokens);
+  t.equal((await counter.count(request([user('a fresh block after the collection')]))).counted, 1);
+});
+
 t.test('a count that passes its deadline fails and frees its worker for the next count', async (t) => {
   const counter = new TokenCounter({ log, workers: 1 });
   t.teardown(() => counter.close());
