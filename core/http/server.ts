@@ -89,7 +89,7 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
       const generation = supervisor.current;
       const controller = new AbortController();
       generation.enter(controller);
-      idle.begin();
+      idle.begin(path !== '/health' && path !== '/');
       res.once('close', () => {
         if (!res.writableFinished) controller.abort(routerError('RK_CLIENT_CLOSED'));
         generation.leave(controller);

@@ -37,6 +37,14 @@ t.test('one collection per idle spell, only after traffic, never while a request
   await sleep(120);
   t.equal(collections, 2);
 
+  // Health checks alone (a load balancer's probes) never cause a collection.
+  for (let i = 0; i < 3; i++) {
+    idle.begin(false);
+    idle.end();
+  }
+  await sleep(120);
+  t.equal(collections, 2, 'health checks are not traffic');
+
   after = 0;
   idle.begin();
   idle.end();
