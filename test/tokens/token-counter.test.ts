@@ -2,6 +2,8 @@
  * The token counter with its real worker threads: exact o200k counts, the per-block cache, and a
  * worker that dies mid-count.
  */
+import { existsSync } from 'node:fs';
+import { countTokens as cl100kCount } from 'gpt-tokenizer/encoding/cl100k_base';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import pino from 'pino';
 import t from 'tap';
@@ -10,6 +12,9 @@ import { requestBlocks } from '../../core/tokens/blocks.ts';
 import { tokenFamilies } from '../../core/tokens/families.ts';
 import { segments } from '../../core/tokens/long-runs.ts';
 import { TokenCounter } from '../../core/tokens/token-counter.ts';
+import { ranksFile } from '../../core/tokens/token-worker.ts';
+// @ts-expect-error plain JavaScript module without declarations
+import { buildIfStale } from '../../bin/build.js';
 import { claudeCodeRequest } from '../helpers/fixtures.ts';
 import { anthropicCodec } from '../../core/dialects/anthropic/index.ts';
 
@@ -49,6 +54,23 @@ t.test('counts are exact o200k_base counts plus OpenAI\'s documented framing', a
 
   const cl100k = await counter.count(request([user('hello world')]), { encoding: 'cl100k_base' });
   t.equal(cl100k.tokens, 2 + framing.perRequest + framing.perMessage, 'cl100k_base on request');
+});
+
+t.test("workers build their encodings from the build's JSON ranks and count exactly as gpt-tokenizer's modules", async (t) => {
+  (buildIfStale as () => boolean)();
+  t.ok(existsSync(ranksFile('o200k_base')), 'the build wrote o200k_base ranks for the installed gpt-tokenizer');
+  t.ok(existsSync(ranksFile('cl100k_base')), 'and cl100k_base');
+  const counter = new TokenCounter({ log, workers: 1 });
+  t.teardown(() => counter.close());
+  // Prose, code, CJK, emoji, combining marks, a lone surrogate and the whole recorded Claude Code
+  // request: every kind of rank (plain strings and the byte arrays of partial UTF-8 sequences).
+  const texts = ['hello world', 'naïve café — 漢字 🎉 👩‍👩‍👧‍👦 e\u0301', 'def f(x):\n    return x ** 2\n', 'lone \ud800 surrogate', 'Ελληνικά и русский, עברית, العربية', JSON.stringify(claudeCodeRequest('tool-use-03').body)];
+  for (const [encoding, reference] of [['o200k_base', countTokens], ['cl100k_base', cl100kCount]] as const) {
+    for (const text of texts) {
+      const count = await counter.count(request([user(text)]), { encoding });
+      t.equal(count.tokens - framing.perRequest - framing.perMessage, reference(text, { disallowedSpecial: new Set() }), `${encoding}: ${text.slice(0, 24)}`);
+    }
+  }
 });
 
 t.test('a conversation that grows by a turn sends only its new blocks to the tokenizer', async (t) => {
