@@ -25,19 +25,34 @@ import { renderMarkdown, updateDocs, type BenchReport, type Measurement } from '
 const root = fileURLToPath(new URL('../', import.meta.url));
 const here = fileURLToPath(new URL('./', import.meta.url));
 
+const benchOptions = {
+  quick: { type: 'boolean', default: false },
+  duration: { type: 'string' },
+  cases: { type: 'string' },
+  out: { type: 'string', default: defaultOut() },
+  'write-docs': { type: 'boolean', default: false },
+  'no-floor': { type: 'boolean', default: false },
+  rounds: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+const usage = `usage: router-kernel bench [--quick] [--cases ID,ID] [--duration SECONDS] [--rounds N] [--out DIR] [--no-floor] [--write-docs]
+  (npm run bench -- the same options). Case ids: ${benchCases.map((c) => c.id).join(', ')}.
+  docs/performance.md explains every option and number.`;
+
 export async function runBench(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      duration: { type: 'string' },
-      cases: { type: 'string' },
-      out: { type: 'string', default: defaultOut() },
-      'write-docs': { type: 'boolean', default: false },
-      'no-floor': { type: 'boolean', default: false },
-      rounds: { type: 'string' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: benchOptions });
+  } catch (err) {
+    process.stderr.write(`router-kernel bench: ${(err as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    process.stdout.write(usage + '\n');
+    return 0;
+  }
   const withFloor = values['no-floor'] !== true;
   // Direct, bare proxy and router are measured in turn, `rounds` times, and each reported figure
   // is the median round: a shared machine drifts by 20% and more between minutes, and one slow
@@ -45,7 +60,13 @@ export async function runBench(argv: string[]): Promise<number> {
   const rounds = Math.max(1, Number(values.rounds ?? (values.quick ? 1 : 3)));
   const durationMs = values.duration ? Number(values.duration) * 1000 : values.quick ? 250 : 2000;
   const warmupMs = values.quick ? 100 : 500;
-  const selected = values.cases ? benchCases.filter((c) => values.cases!.split(',').includes(c.id)) : benchCases;
+  const asked = values.cases?.split(',').map((id) => id.trim()).filter(Boolean);
+  const unknown = asked?.filter((id) => !benchCases.some((c) => c.id === id)) ?? [];
+  if (unknown.length > 0 || asked?.length === 0) {
+    process.stderr.write(`router-kernel bench: ${unknown.length > 0 ? `no case named ${unknown.join(', ')}` : '--cases names no case'}\n${usage}\n`);
+    return 2;
+  }
+  const selected = asked ? benchCases.filter((c) => asked.includes(c.id)) : benchCases;
   const work = mkdtempSync(join(tmpdir(), 'rk-bench-'));
   const children: ChildProcess[] = [];
   const stopAll = () => {

@@ -29,7 +29,7 @@ const usage = `router-kernel ${kernelVersion}: an LLM gateway for Anthropic and 
 Usage:
   router-kernel [start] [--config FILE] [--host HOST] [--port PORT] [--no-watch]
   router-kernel validate [FILE]
-  router-kernel bench [--quick] [--cases ID,ID] [--duration SECONDS] [--out DIR] [--no-floor]
+  router-kernel bench [--quick] [--cases ID,ID] [--duration SECONDS] [--rounds N] [--out DIR] [--no-floor] [--write-docs]
   router-kernel --help | --version
 
 Options:

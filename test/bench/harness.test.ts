@@ -58,6 +58,27 @@ t.test('`router-kernel bench --quick` measures every case directly, through a ba
   for (const check of checkTargets(report)) t.match(markdown, check.target, 'every target is reported');
 });
 
+t.test('a mistyped option or case id gets the usage and exit code 2, before anything starts', async (t) => {
+  const run = async (...args: string[]) => {
+    const child = spawn(process.execPath, [bin, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { code, out };
+  };
+  const typo = await run('--quik');
+  t.equal(typo.code, 2);
+  t.match(typo.out, /Unknown option '--quik'[\s\S]*usage: router-kernel bench/);
+  const unknownCase = await run('--quick', '--cases', 'small-openai-passthrough,stream-translaton');
+  t.equal(unknownCase.code, 2);
+  t.match(unknownCase.out, /no case named stream-translaton/);
+  t.notMatch(unknownCase.out, /req\/s/, 'nothing was measured');
+  const help = await run('--help');
+  t.equal(help.code, 0);
+  t.match(help.out, /claude-code-growing/, 'the usage lists the case ids');
+});
+
 t.test('--write-docs replaces only what sits between the markers of docs/performance.md', async (t) => {
   const dir = testDir(t);
   const file = join(dir, 'performance.md');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import t from 'tap';
-import { decodeJsonText, decodeText, encodeText, jsonBytes, parseJsonBytes } from '../../core/json-bytes.ts';
+import { deepFreeze } from '../../core/dialects/element-memo.ts';
+import { decodeJsonText, decodeText, encodeText, jsonBytes, jsonChunks, parseJsonBytes } from '../../core/json-bytes.ts';
 
 t.test('the ASCII fast path and the UTF-8 path give the same bytes and text as Buffer would', async (t) => {
   for (const text of ['', 'plain ascii {"a":1}', 'héllo', 'emoji 🎉 and CJK 漢字', '\u0080', '\u00ff', 'x'.repeat(100_000) + 'é']) {
@@ -36,6 +37,30 @@ t.test('a request split into pieces encodes to exactly the bytes of JSON.stringi
   const big = { model: 'm', messages: Array.from({ length: 40 }, (_, i) => ({ role: 'user', content: (i === 7 ? '—' : '') + 'x'.repeat(12_000) })), stream: true };
   t.ok(jsonBytes(big).equals(Buffer.from(JSON.stringify(big), 'utf8')));
   t.pass('300 random requests encode identically');
+});
+
+t.test('frozen elements (shared by the element memo) encode to exactly the same bytes, first time and every time after', async (t) => {
+  const text = fc.string({ unit: 'binary', maxLength: 3000 });
+  const element = fc.oneof(fc.jsonValue(), fc.record({ role: fc.constant('user'), content: text }));
+  const request = fc.record({ model: fc.string(), messages: fc.array(fc.tuple(element, fc.boolean()), { minLength: 9, maxLength: 30 }) });
+  fc.assert(
+    fc.property(request, ({ model, messages }) => {
+      // Some elements frozen (kept by the memo), some not (this turn's new ones).
+      const value = { model, messages: messages.map(([m, frozen]) => (frozen && typeof m === 'object' && m !== null ? deepFreeze(m) : m)) };
+      const expected = Buffer.from(JSON.stringify(value), 'utf8');
+      return jsonBytes(value).equals(expected) && jsonBytes(value).equals(expected);
+    }),
+    { numRuns: 200 },
+  );
+  // A frozen element larger than a chunk, between small ones, twice (the second from its cached bytes).
+  const huge = deepFreeze({ role: 'user', content: 'é'.repeat(50_000) + '漢'.repeat(20_000) });
+  const conversation = { model: 'm', messages: [...Array.from({ length: 10 }, (_, i) => deepFreeze({ role: 'user', content: `turn ${i}` })), huge, { role: 'assistant', content: 'new — not frozen' }] };
+  for (const round of [1, 2]) {
+    const chunks = jsonChunks(conversation);
+    t.ok(Buffer.concat(chunks).equals(Buffer.from(JSON.stringify(conversation), 'utf8')), `round ${round}: identical bytes`);
+    t.ok(chunks.length >= 2, `round ${round}: sent in ${chunks.length} chunks`);
+  }
+  t.pass('200 random requests with frozen elements encode identically, twice');
 });
 
 t.test('JSON with a few non-ASCII runs decodes (escaped) to the same value, and bad JSON still fails', async (t) => {
