@@ -252,9 +252,12 @@ export class TokenCounter {
     if (this.#pool) return this.#pool;
     const source = import.meta.url.endsWith('.ts');
     const filename = new URL(source ? './token-worker.ts' : './token-worker.js', import.meta.url).href;
-    // A TypeScript worker needs tsx in the worker too, unless the process was started with it.
+    // Workers inherit the process's Node options when given none; passing them explicitly fails
+    // on any V8 option (`node --max-old-space-size=4096`, `--cpu-prof`, `--trace-gc`: "invalid
+    // execArgv flags"). Only a TypeScript worker in a process that registered tsx through its API
+    // (not `--import tsx`) needs options of its own: tsx, and nothing the worker could refuse.
     const hasTsx = process.execArgv.some((arg) => arg.includes('tsx'));
-    const execArgv = source && !hasTsx ? [...process.execArgv, '--import', 'tsx'] : process.execArgv;
+    const execArgv = source && !hasTsx ? ['--import', 'tsx'] : undefined;
     // A small young generation: the tokenizer's garbage is short-lived, and V8 would otherwise grow
     // it to 48 MB per worker while counting a long conversation (measured: same count speed at 6
     // MB, ~7 MB less at start, ~30 MB less at peak).

@@ -2,7 +2,10 @@
  * The token counter with its real worker threads: exact o200k counts, the per-block cache, and a
  * worker that dies mid-count.
  */
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { countTokens as cl100kCount } from 'gpt-tokenizer/encoding/cl100k_base';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import pino from 'pino';
@@ -15,6 +18,7 @@ import { TokenCounter } from '../../core/tokens/token-counter.ts';
 import { ranksFile } from '../../core/tokens/token-worker.ts';
 // @ts-expect-error plain JavaScript module without declarations
 import { buildIfStale } from '../../bin/build.js';
+import { testDir } from '../helpers/router.ts';
 import { claudeCodeRequest } from '../helpers/fixtures.ts';
 import { anthropicCodec } from '../../core/dialects/anthropic/index.ts';
 
@@ -70,6 +74,28 @@ t.test("workers build their encodings from the build's JSON ranks and count exac
       const count = await counter.count(request([user(text)]), { encoding });
       t.equal(count.tokens - framing.perRequest - framing.perMessage, reference(text, { disallowedSpecial: new Set() }), `${encoding}: ${text.slice(0, 24)}`);
     }
+  }
+});
+
+t.test('workers start whatever Node options the router runs with, V8 flags included', async (t) => {
+  (buildIfStale as () => boolean)();
+  const dir = testDir(t);
+  const script = join(dir, 'count.mjs');
+  // The counter from the build (as `npx router-kernel` runs it) and from the sources under tsx.
+  const modules = [new URL('../../dist/core/tokens/token-counter.js', import.meta.url).href, new URL('../../core/tokens/token-counter.ts', import.meta.url).href];
+  for (const module of modules) {
+    writeFileSync(
+      script,
+      `import pino from 'pino';
+const { TokenCounter } = await import(${JSON.stringify(module)});
+const counter = new TokenCounter({ log: pino({ level: 'silent' }), workers: 1 });
+const count = await counter.count({ model: 'gpt-4o', system: [], messages: [{ role: 'user', content: [{ type: 'text', text: 'hello world' }] }], tools: [], stream: false, extras: {} });
+console.log(count.tokens);
+await counter.close();`,
+    );
+    const flags = ['--max-old-space-size=4096', '--max-semi-space-size=8', '--stack-size=2000', ...(module.endsWith('.ts') ? ['--import', 'tsx'] : [])];
+    const { stdout } = await promisify(execFile)(process.execPath, [...flags, script], { cwd: process.cwd(), env: { ...process.env, NODE_OPTIONS: '' } });
+    t.equal(Number(stdout.trim()), 2 + framing.perRequest + framing.perMessage, `${module.endsWith('.ts') ? 'sources' : 'build'} with ${flags.join(' ')}`);
   }
 });
 
