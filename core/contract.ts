@@ -81,9 +81,11 @@ export interface RawRequest {
    * where each element does (`elements.starts[i]`, `elements.ends[i]`), from the one scan the
    * kernel makes of every body. Undefined when the field is absent or repeated. For hashing or
    * comparing parts of a large body without decoding it: token counting remembers a
-   * conversation's messages by their bytes this way.
+   * conversation's messages by their bytes this way. `elements.hashes[i]` is a 64-bit hash of
+   * element i's bytes (xxHash, seeded per process: equal within this process for equal bytes),
+   * computed on first use and shared by everyone who asks, the kernel's element memo included.
    */
-  layout(name: string): { start: number; end: number; elements?: { readonly starts: readonly number[]; readonly ends: readonly number[] } } | undefined;
+  layout(name: string): { start: number; end: number; elements?: { readonly starts: readonly number[]; readonly ends: readonly number[]; readonly hashes: readonly string[] } } | undefined;
 }
 
 /**

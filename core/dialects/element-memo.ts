@@ -32,7 +32,7 @@ const hasher = await blockHasher();
 /** One state of a conversation's array: each element's length, hash, value and cost. */
 interface Entry {
   lengths: number[];
-  hashes: string[];
+  hashes: readonly string[];
   values: unknown[];
   /** Each element's estimated heap, its value and what is derived from it included. */
   costs: number[];
@@ -51,6 +51,16 @@ export interface ArraySplit {
   readonly starts: readonly number[];
   /** Element end offsets (exclusive). */
   readonly ends: readonly number[];
+  /** Each element's `elementHashes` value, when the caller already has them (the kernel's scan does). */
+  readonly hashes?: readonly string[];
+}
+
+/**
+ * Each element's 64-bit xxHash (the token counter's block hasher, so the same bytes give the same
+ * key there): what the memo recognises elements by and token counting remembers messages by.
+ */
+export function elementHashes(body: Buffer, split: ArraySplit): readonly string[] {
+  return Object.freeze(split.starts.map((start, i) => hasher.bytes(body.subarray(start, split.ends[i]))));
 }
 
 export interface ParsedArray {
@@ -90,12 +100,8 @@ export class ElementMemo {
     const { starts, ends } = split;
     const count = starts.length;
     if (count === 0) return { values: [], keep() {} };
-    const lengths = new Array<number>(count);
-    const hashes = new Array<string>(count);
-    for (let i = 0; i < count; i++) {
-      lengths[i] = ends[i] - starts[i];
-      hashes[i] = hasher.bytes(body.subarray(starts[i], ends[i]));
-    }
+    const lengths = starts.map((start, i) => ends[i] - start);
+    const hashes = split.hashes ?? elementHashes(body, split);
     const key = `${field}:${lengths[0]}:${hashes[0]}`;
     const family = this.#families.get(key);
     const { best, prefix } = closest(family?.entries ?? [], lengths, hashes);
@@ -142,7 +148,7 @@ export class ElementMemo {
 }
 
 /** The kept state sharing the longest run of leading elements, and that run's length. */
-function closest(entries: Entry[], lengths: number[], hashes: string[]): { best: Entry | undefined; prefix: number } {
+function closest(entries: Entry[], lengths: number[], hashes: readonly string[]): { best: Entry | undefined; prefix: number } {
   let best: Entry | undefined;
   let prefix = 0;
   for (const entry of entries) {

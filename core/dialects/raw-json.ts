@@ -14,7 +14,7 @@
  */
 import { decodeJsonText } from '../json-bytes.ts';
 import { isRouterError, isStackOverflow, routerError } from '../errors.ts';
-import { requestMemo, type ArraySplit } from './element-memo.ts';
+import { elementHashes, requestMemo, type ArraySplit } from './element-memo.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -29,7 +29,12 @@ const COMMA = 0x2c;
 export interface FieldLayout {
   start: number;
   end: number;
-  elements?: ArraySplit;
+  elements?: ElementRanges;
+}
+
+/** An array's elements: their ranges, and their hashes computed once for whoever asks first. */
+export interface ElementRanges extends ArraySplit {
+  readonly hashes: readonly string[];
 }
 
 interface Member {
@@ -43,7 +48,7 @@ export class RawJsonObject {
   readonly #members = new Map<string, Member>();
   readonly #parsed = new Map<string, unknown>();
   /** Element ranges of the arrays asked for (most requests never ask). */
-  #elements: Map<string, ArraySplit> | undefined = undefined;
+  #elements: Map<string, ElementRanges> | undefined = undefined;
   /** Some field appears more than once. */
   #repeats = false;
   /** What `parse()` read through the element memo, kept once the request is accepted. */
@@ -102,10 +107,10 @@ export class RawJsonObject {
     return elements ? { start: member.start, end: member.end, elements } : { start: member.start, end: member.end };
   }
 
-  #split(name: string, member: Member): ArraySplit {
+  #split(name: string, member: Member): ElementRanges {
     this.#elements ??= new Map();
     let split = this.#elements.get(name);
-    if (!split) this.#elements.set(name, (split = splitArray(this.bytes, member.start, member.end)));
+    if (!split) this.#elements.set(name, (split = withHashes(this.bytes, splitArray(this.bytes, member.start, member.end))));
     return split;
   }
 
@@ -184,6 +189,21 @@ export class RawJsonObject {
     this.#keep = undefined;
     if (keep) for (const k of keep) k();
   }
+}
+
+/**
+ * The split with its elements' hashes, made on first use: the element memo and token counting
+ * both key a conversation's messages by them, and a request pays for hashing its bytes once.
+ */
+function withHashes(bytes: Buffer, split: ArraySplit): ElementRanges {
+  let hashes: readonly string[] | undefined;
+  return Object.freeze({
+    starts: split.starts,
+    ends: split.ends,
+    get hashes() {
+      return (hashes ??= elementHashes(bytes, split));
+    },
+  });
 }
 
 /** Values at least this long are parsed in parts (well under V8's large-object threshold). */

@@ -49,7 +49,8 @@ export async function countAnthropicBody(source: Buffer | Pick<RawRequest, 'body
   const { body, elements } = layout;
   const digest = hasher.bytes;
   const frameKey = `f${encoding}${family.name}${digest(body.subarray(0, layout.start))}${digest(body.subarray(layout.end))}`;
-  const keys = elements.starts.map((start, i) => `m${encoding}${digest(body.subarray(start, elements.ends[i]))}`);
+  // The same hashes the element memo recognised these messages by: computed once per request.
+  const keys = elements.hashes.map((hash) => `m${encoding}${hash}`);
 
   // Known pieces are taken out of the cache first (adding new ones below may evict others).
   const found = new Map<string, Piece>();

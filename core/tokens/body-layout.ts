@@ -18,14 +18,14 @@ export interface MessagesLayout {
   /** The array's range, brackets included. */
   start: number;
   end: number;
-  /** Each element's start and end, in order. */
-  elements: { readonly starts: readonly number[]; readonly ends: readonly number[] };
+  /** Each element's start, end and hash, in order. */
+  elements: { readonly starts: readonly number[]; readonly ends: readonly number[]; readonly hashes: readonly string[] };
 }
 
 export function messagesLayout(source: Buffer | Pick<RawRequest, 'body' | 'layout'>): MessagesLayout | undefined {
   try {
     const body = Buffer.isBuffer(source) ? source : source.body;
-    const found = Buffer.isBuffer(source) ? new RawJsonObject(source).layout('messages') : source.layout('messages');
+    const found = (Buffer.isBuffer(source) ? new RawJsonObject(source) : source).layout('messages');
     if (!found?.elements) return undefined;
     return { body, start: found.start, end: found.end, elements: found.elements };
   } catch {

@@ -4,6 +4,7 @@ import { ElementMemo, requestMemo } from '../../core/dialects/element-memo.ts';
 import { openaiCodec } from '../../core/dialects/openai/index.ts';
 import { RawJsonObject } from '../../core/dialects/raw-json.ts';
 import { jsonBytes, jsonChunks } from '../../core/json-bytes.ts';
+import { blockHasher } from '../../core/tokens/block-hash.ts';
 
 /** A Claude-Code-like conversation of `turns` tool turns, large enough for the memo. */
 function conversation(turns: number, first = 'Explore the repository.'): Record<string, any> {
@@ -192,4 +193,23 @@ t.test('the bound counts what parsed values hold, not only their bytes', async (
 t.test('element ranges handed out are read-only', async (t) => {
   const layout = new RawJsonObject(bytesOf(conversation(3))).layout('messages')!;
   t.ok(Object.isFrozen(layout.elements!.starts) && Object.isFrozen(layout.elements!.ends));
+});
+
+t.test("a body's element hashes are made once and are what the memo and token counting key by", async (t) => {
+  const bytes = bytesOf(conversation(3));
+  const object = new RawJsonObject(bytes);
+  const { elements } = object.layout('messages')!;
+  const hasher = await blockHasher();
+  t.same(elements!.hashes, elements!.starts.map((start, i) => hasher.bytes(bytes.subarray(start, elements!.ends[i]))), 'the block hasher over each element');
+  t.equal(object.layout('messages')!.elements!.hashes, elements!.hashes, 'the same array every time: hashed once');
+  t.ok(Object.isFrozen(elements!.hashes));
+
+  // The memo takes the hashes it is given instead of hashing again: here, deliberately the same
+  // for different bytes of the same lengths, so a reuse proves it did not look at the bytes.
+  const memo = new ElementMemo(10_000_000);
+  const split = { starts: [1, 5], ends: [4, 8], hashes: ['h1', 'h2'] };
+  const first = Buffer.from('[111,222]');
+  memo.parseArray(first, split, 'messages', (b) => Number(b.toString())).keep();
+  const other = Buffer.from('[333,444]');
+  t.same(memo.parseArray(other, split, 'messages', (b) => Number(b.toString())).values, [111, 222]);
 });
