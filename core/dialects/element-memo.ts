@@ -179,10 +179,7 @@ function freezeCounting(value: unknown): number {
 
 /** Freezes a parsed JSON value and everything in it (plain objects and arrays only). */
 export function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
-  Object.freeze(value);
-  if (Array.isArray(value)) for (const item of value) deepFreeze(item);
-  else for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
+  freezeCounting(value);
   return value;
 }
 

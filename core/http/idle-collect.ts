@@ -12,7 +12,6 @@
  * clock read: the timer is never re-armed by traffic, it checks when it fires.
  */
 import { performance } from 'node:perf_hooks';
-import { collectGarbage } from '../full-gc.ts';
 
 export class IdleCollector {
   #active = 0;
@@ -21,10 +20,13 @@ export class IdleCollector {
   #lastEnded = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  /** `afterMs()` is read whenever the timer is armed, so a reload's new setting applies; 0 turns it off. */
+  /**
+   * `afterMs()` is read whenever the timer is armed, so a reload's new setting applies; 0 turns it
+   * off. `collect` gives the memory back (the server's: collectGarbage, then the token workers').
+   */
   constructor(
     readonly afterMs: () => number,
-    readonly collect: () => void = collectGarbage,
+    readonly collect: () => void,
   ) {}
 
   /** `traffic`: false for a health check, which allocates next to nothing and must not cause a collection every probe interval. */

@@ -94,7 +94,7 @@ export class TokenCounter {
   async warm(encoding: Encoding = 'o200k_base'): Promise<void> {
     const pool = this.#ensurePool();
     await Promise.all(Array.from({ length: this.#workers }, () => pool.run({ encoding, texts: ['warm up'] } satisfies CountTask)));
-    // Loading an encoding leaves its module's source (megabytes) behind as garbage.
+    // Loading an encoding leaves megabytes of garbage behind (the ranks' JSON text, or the module's source).
     await this.collect();
   }
 

@@ -27,7 +27,7 @@ export interface CountTask {
   texts: string[];
 }
 
-/** Give back memory: after loading an encoding (its module's source is garbage then), and when the router is idle. */
+/** Give back memory: after loading an encoding (the text it was read from is garbage then), and when the router is idle. */
 export interface CollectTask {
   collect: true;
 }
