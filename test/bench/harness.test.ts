@@ -19,14 +19,20 @@ const bin = fileURLToPath(new URL('../../bin/router-kernel.js', import.meta.url)
 await ensureBuilt();
 t.setTimeout(240_000);
 
-t.test('`router-kernel bench --quick` measures every case directly, through a bare proxy and through the router', async (t) => {
-  const out = testDir(t);
-  const child = spawn(process.execPath, [bin, 'bench', '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+/** Node with these arguments, without the test runner's NODE_OPTIONS; what it printed and its exit code. */
+async function runNode(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
+}
+
+t.test('`router-kernel bench --quick` measures every case directly, through a bare proxy and through the router', async (t) => {
+  const out = testDir(t);
+  const { code, stdout, stderr } = await runNode(bin, 'bench', '--quick', '--out', out);
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`);
 
   const report = JSON.parse(readFileSync(join(out, 'quick.json'), 'utf8')) as BenchReport;
@@ -60,12 +66,8 @@ t.test('`router-kernel bench --quick` measures every case directly, through a ba
 
 t.test('a mistyped option or case id gets the usage and exit code 2, before anything starts', async (t) => {
   const run = async (...args: string[]) => {
-    const child = spawn(process.execPath, [bin, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    return { code, out };
+    const { code, stdout, stderr } = await runNode(bin, 'bench', ...args);
+    return { code, out: stdout + stderr };
   };
   const typo = await run('--quik');
   t.equal(typo.code, 2);
@@ -106,13 +108,7 @@ t.test('--write-docs replaces only what sits between the markers of docs/perform
 });
 
 t.test('`npm run bench:routing -- --quick` drives the real router plugin and token pool and prints every number', async (t) => {
-  const script = fileURLToPath(new URL('../../bench/routing.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const { code, stdout, stderr } = await runNode('--import', 'tsx', fileURLToPath(new URL('../../bench/routing.ts', import.meta.url)), '--quick');
   t.equal(code, 0, stderr.slice(-2000));
   const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as RoutingReport;
   t.ok(report.lastTurnTokens > report.firstTurnTokens && report.firstTurnTokens > 10_000, 'a growing conversation of real size');
@@ -123,13 +119,7 @@ t.test('`npm run bench:routing -- --quick` drives the real router plugin and tok
 });
 
 t.test('`npm run bench:keys -- --quick` runs every key-pool scenario and prints the table', async (t) => {
-  const script = fileURLToPath(new URL('../../bench/keys.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const { code, stdout, stderr } = await runNode('--import', 'tsx', fileURLToPath(new URL('../../bench/keys.ts', import.meta.url)), '--quick');
   t.equal(code, 0, stderr.slice(-2000));
   const results = JSON.parse(stdout.trim().split('\n').at(-1)!) as KeysScenario[];
   t.same(results.map((r) => r.name), ['one key, no scheduler', 'one key, scheduler', 'three keys, scheduler', 'three keys, sequential']);
