@@ -1,11 +1,17 @@
 /**
- * An upstream response body fed straight from undici's dispatch callbacks: the chunks in order, as
+ * An upstream response body fed straight from undici's dispatch callbacks: the bytes in order, as
  * an async iterable, or whole (`text`, `json`, `arrayBuffer`), with backpressure. undici's own
  * `request()` wraps every body in a Node Readable; the router reads each body once, in order, so
  * a queue does the same job for about a third less CPU per request (measured: 46 → 30 µs at 50
  * connections) and without a stream hop per chunk.
  *
  *   for await (const chunk of res.body) ...        // or: await res.body.text()
+ *
+ * Each step of the iteration hands over everything that has arrived since the last one, joined.
+ * An upstream that flushes every token writes one HTTP chunk per SSE event, and one socket read
+ * often brings dozens of them: taken one by one, each costs the reader a trip through its async
+ * iterators (about 4 µs); taken together they cost one. Chunk boundaries carry no meaning in a
+ * byte stream, and every reader here (SSE, NDJSON, JSON) accepts bytes cut anywhere.
  *
  * Leaving the loop early (break, throw, `return()`) aborts the upstream request: nobody else will
  * read the rest.
@@ -24,11 +30,11 @@ const highWaterMark = 256 * 1024;
 
 export class UpstreamBody implements AsyncIterable<Buffer> {
   #chunks: Buffer[] = [];
-  #next = 0;
   #buffered = 0;
   #ended = false;
   #error: unknown = undefined;
-  #waiting: { resolve: (step: IteratorResult<Buffer>) => void; reject: (err: unknown) => void } | undefined;
+  /** Wakes a reader waiting for bytes (or the end). */
+  #waiting: (() => void) | undefined;
   #abandoned = false;
   readonly #controller: BodyController;
 
@@ -39,31 +45,30 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   /** A chunk from upstream (called by the dispatch handler). */
   push(chunk: Buffer): void {
     if (this.#abandoned) return;
-    const waiting = this.#waiting;
-    if (waiting) {
-      this.#waiting = undefined;
-      waiting.resolve({ value: chunk, done: false });
-      return;
-    }
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+    // The reader wakes after the current socket read has been parsed (a microtask later), so the
+    // chunks pushed until then reach it together.
+    this.#wake();
     if (this.#buffered > highWaterMark && !this.#controller.paused) this.#controller.pause();
   }
 
   end(): void {
     this.#ended = true;
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.resolve({ value: undefined, done: true });
+    this.#wake();
   }
 
   fail(err: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#error = err;
+    this.#wake();
+  }
+
+  #wake(): void {
     const waiting = this.#waiting;
     this.#waiting = undefined;
-    waiting?.reject(err);
+    waiting?.();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
@@ -98,28 +103,36 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     for await (const chunk of this) void chunk;
   }
 
-  #read(): Promise<IteratorResult<Buffer>> {
-    if (this.#next < this.#chunks.length) {
-      const chunk = this.#chunks[this.#next];
-      this.#chunks[this.#next++] = undefined as unknown as Buffer;
-      if (this.#next === this.#chunks.length) {
-        this.#chunks = [];
-        this.#next = 0;
+  async #read(): Promise<IteratorResult<Buffer>> {
+    const chunks = await this.#take();
+    if (chunks === undefined) return { value: undefined, done: true };
+    return { value: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), done: false };
+  }
+
+  /** Everything buffered, waiting for something when nothing is; undefined at the end. */
+  async #take(): Promise<Buffer[] | undefined> {
+    if (this.#chunks.length === 0) {
+      if (this.#error === undefined && !this.#ended && !this.#abandoned) {
+        if (this.#controller.paused) this.#controller.resume();
+        await new Promise<void>((resolve) => (this.#waiting = resolve));
       }
-      this.#buffered -= chunk.length;
-      if (this.#controller.paused && this.#buffered <= highWaterMark / 2) this.#controller.resume();
-      return Promise.resolve({ value: chunk, done: false });
+      if (this.#chunks.length === 0) {
+        if (this.#error !== undefined) throw this.#error;
+        return undefined;
+      }
     }
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#ended || this.#abandoned) return Promise.resolve({ value: undefined, done: true });
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    this.#buffered = 0;
     if (this.#controller.paused) this.#controller.resume();
-    return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }));
+    return chunks;
   }
 
   async #whole(): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of this) chunks.push(chunk);
-    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    // Taken as they come and joined once: joining each step's bytes too would copy them twice.
+    const all: Buffer[] = [];
+    for (let chunks = await this.#take(); chunks !== undefined; chunks = await this.#take()) for (const chunk of chunks) all.push(chunk);
+    return all.length === 1 ? all[0] : Buffer.concat(all);
   }
 
   #abandon(): void {

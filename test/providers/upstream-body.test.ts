@@ -136,3 +136,37 @@ t.test('text(), json() and a connection reused afterwards', async (t) => {
   t.same(await (await http.request({ path: '/x', headers: {}, body: '{}' })).body.json(), { n: 1, text: 'naïve ☃' });
   t.equal(await (await http.request({ path: '/x', headers: {}, body: '{}' })).body.text(), '{"n":2,"text":"naïve ☃"}');
 });
+
+t.test('chunks that arrive together are read in one step, and a paced stream chunk by chunk', async (t) => {
+  // Each event its own HTTP chunk, as an upstream flushing every token sends them: when they arrive
+  // in one socket read the reader takes them at once; when they come apart it sees each as it comes.
+  const events = Array.from({ length: 30 }, (_, i) => `data: {"n":${i}}\n\n`);
+  let paced = false;
+  const http = await upstream(t, (res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (!paced) {
+      for (const event of events) res.write(event);
+      res.end();
+      return;
+    }
+    let i = 0;
+    const tick = setInterval(() => {
+      if (i < 3) res.write(events[i++]);
+      else {
+        clearInterval(tick);
+        res.end();
+      }
+    }, 20);
+  });
+  const read = async () => {
+    const res = await http.request({ path: '/x', headers: {}, body: '{}' });
+    const steps: string[] = [];
+    for await (const chunk of res.body) steps.push(chunk.toString('utf8'));
+    return steps;
+  };
+  const together = await read();
+  t.equal(together.join(''), events.join(''), 'every byte, in order');
+  t.ok(together.length <= 3, `30 chunks sent back to back are read in ${together.length} step(s)`);
+  paced = true;
+  t.same(await read(), events.slice(0, 3), 'chunks 20 ms apart are read one at a time, as they come');
+});
