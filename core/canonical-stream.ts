@@ -5,6 +5,7 @@
  */
 import type { CanonicalResponse, Part, StreamError, StreamEvent, Usage } from './canonical.ts';
 import { routerError, type ErrorKind, type RouterError } from './errors.ts';
+import { EventStream } from './event-stream.ts';
 
 /** Replays a complete answer as the event sequence a streaming upstream would have sent. */
 export function* messageToEvents(message: CanonicalResponse): Generator<StreamEvent> {
@@ -116,33 +117,26 @@ export function parseToolArguments(json: string): unknown {
  * `message_start` and then `overloaded_error`. Other dialects report such failures first (OpenAI's
  * error chunk) or send content with their first chunk, so waiting would only delay the first byte.
  */
-export async function beginStream(provider: string, events: AsyncIterable<StreamEvent>, options: { untilContent?: boolean } = {}): Promise<AsyncIterable<StreamEvent>> {
-  const iterator = events[Symbol.asyncIterator]();
+export async function beginStream(provider: string, events: AsyncIterable<StreamEvent>, options: { untilContent?: boolean } = {}): Promise<EventStream> {
+  const stream = EventStream.of(events);
   const held: StreamEvent[] = [];
   for (;;) {
-    const step = await iterator.next();
-    if (step.done) {
+    const batch = await stream.nextBatch();
+    if (batch === undefined) {
       if (held.length === 0) throw routerError('RK_UPSTREAM_BAD_RESPONSE', { provider, reason: 'the stream ended without any event' });
       break;
     }
-    if (step.value.type === 'error') {
-      await iterator.return?.();
-      throw streamErrorToRouterError(provider, step.value.error);
+    // Events are looked at up to the first that decides; the rest of its batch goes by unread.
+    const decided = batch.findIndex((event) => event.type !== 'start' || !options.untilContent);
+    if (decided !== -1 && batch[decided].type === 'error') {
+      await stream.close();
+      throw streamErrorToRouterError(provider, (batch[decided] as Extract<StreamEvent, { type: 'error' }>).error);
     }
-    held.push(step.value);
-    if (step.value.type !== 'start' || !options.untilContent) break;
+    for (const event of batch) held.push(event);
+    if (decided !== -1) break;
   }
-  // The held events first, then the rest straight from the source iterator: no extra generator
-  // layer, which would cost a promise hop per event on the hottest path of a stream.
-  let next = 0;
-  return {
-    [Symbol.asyncIterator]() {
-      return {
-        next: () => (next < held.length ? Promise.resolve({ value: held[next++], done: false }) : iterator.next()),
-        return: async () => (await iterator.return?.(), { value: undefined, done: true }),
-      };
-    },
-  };
+  stream.putBack(held);
+  return stream;
 }
 
 export function streamErrorToRouterError(provider: string, error: StreamError): RouterError {

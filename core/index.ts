@@ -8,6 +8,7 @@ export * from './contract.ts';
 export type * from './canonical.ts';
 export { emptyUsage, textOf } from './canonical.ts';
 export { beginStream, collectEvents, messageToEvents, parseToolArguments, streamErrorToRouterError } from './canonical-stream.ts';
+export { EventStream, type PullEvents } from './event-stream.ts';
 export { isRouterError, RouterError, routerError, type ErrorCode, type ErrorKind } from './errors.ts';
 export { encodeSse, encodeSseComment, readSse, SseReader, type SseEvent } from './sse.ts';
 export { parseBytes, parseDuration } from './config/units.ts';

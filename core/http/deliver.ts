@@ -11,6 +11,7 @@ import type { ProviderResponse, RequestContext } from '../contract.ts';
 import type { IngressCodec } from '../dialects/codec.ts';
 import type { Json } from '../dialects/shape.ts';
 import { toRouterError, type RouterError } from '../errors.ts';
+import { EventStream } from '../event-stream.ts';
 import { jsonBytes } from '../json-bytes.ts';
 
 export interface Delivery {
@@ -50,19 +51,28 @@ async function deliverStream(res: ServerResponse, codec: IngressCodec, request: 
     started = true;
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   };
+  const stream = EventStream.of(events);
   try {
-    for await (const event of events) {
-      if (event.type === 'finish') usage = event.usage;
-      else if (event.type === 'error') streamError = streamErrorToRouterError('upstream', event.error);
-      const text = writer.write(event);
-      if (!started) start();
-      if (text && !out.write(text)) await out.drained();
-      if (res.destroyed) break;
+    // A batch at a time (see EventStream): its events become one string and one socket write.
+    reading: for (let batch = await stream.nextBatch(); batch !== undefined; batch = await stream.nextBatch()) {
+      for (const event of batch) {
+        if (event.type === 'finish') usage = event.usage;
+        else if (event.type === 'error') streamError = streamErrorToRouterError('upstream', event.error);
+        const text = writer.write(event);
+        if (!started) start();
+        if (text && !out.write(text)) await out.drained();
+        if (res.destroyed) {
+          await stream.close();
+          break reading;
+        }
+      }
     }
     const tail = writer.end?.() ?? '';
     if (!started) start();
     if (tail) out.write(tail);
   } catch (err) {
+    // The upstream is dropped unless the failure was its own (then it is over already).
+    await stream.close().catch(() => {});
     const error = toRouterError(err);
     if (!started) throw error;
     if (!res.destroyed) out.write(writer.error(error));

@@ -8,6 +8,7 @@
  */
 import type { StreamEvent } from '../canonical.ts';
 import { beginStream } from '../canonical-stream.ts';
+import { EventStream } from '../event-stream.ts';
 import type { ProviderResponse } from '../contract.ts';
 import type { ProviderCodec } from '../dialects/codec.ts';
 import type { Json } from '../dialects/shape.ts';
@@ -43,33 +44,39 @@ export async function callProvider(spec: ProviderCallSpec): Promise<ProviderResp
   return { kind: 'stream', events: await beginStream(spec.provider, readStream(spec, res), { untilContent: spec.codec.dialect === 'anthropic' }), upstream: { status: res.status, headers: res.headers } };
 }
 
-async function* readStream(spec: ProviderCallSpec, res: UpstreamResponse): AsyncGenerator<StreamEvent> {
+/**
+ * The upstream's bytes as canonical events, a batch per read (see EventStream). Errors the upstream
+ * reports in the stream are scrubbed of the router's keys before anyone sees them.
+ */
+function readStream(spec: ProviderCallSpec, res: UpstreamResponse): EventStream {
   const reader = spec.codec.createStreamReader(spec.readOptions);
-  const safe = (events: StreamEvent[]): StreamEvent[] => {
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i];
-      if (event.type === 'error') events[i] = { type: 'error', error: upstreamStreamError(event.error, spec.http.secrets) };
-    }
-    return events;
-  };
-  // The framing readers are used directly (not through their generators): one async step per
-  // upstream chunk rather than per event.
   const sse = spec.codec.framing === 'sse' ? new SseReader() : undefined;
   const lines = sse ? undefined : new NdjsonReader();
-  const read = (chunk: Buffer): StreamEvent[] => {
+  const chunks = res.body[Symbol.asyncIterator]();
+  let ended = false;
+  const pull = async (): Promise<StreamEvent[] | undefined> => {
+    if (ended) return undefined;
     const out: StreamEvent[] = [];
-    if (sse) for (const event of sse.push(chunk)) out.push(...reader.push(event.data, event.event));
-    else for (const line of lines!.push(chunk)) out.push(...reader.push(line));
+    const add = (events: StreamEvent[]) => {
+      for (const event of events) out.push(event.type === 'error' ? { type: 'error', error: upstreamStreamError(event.error, spec.http.secrets) } : event);
+    };
+    const step = await chunks.next();
+    if (!step.done) {
+      if (sse) for (const event of sse.push(step.value)) add(reader.push(event.data, event.event));
+      else for (const line of lines!.push(step.value)) add(reader.push(line));
+      return out;
+    }
+    ended = true;
+    if (sse) for (const event of sse.end()) add(reader.push(event.data, event.event));
+    else for (const line of lines!.end()) add(reader.push(line));
+    add(reader.end());
     return out;
   };
-  try {
-    // A loop of plain yields: `yield*` over an array costs an extra await per element here.
-    for await (const chunk of res.body) for (const event of safe(read(chunk))) yield event;
-  } catch (err) {
-    throw upstreamNetworkError(spec.provider, err, spec.signal);
-  }
-  const tail: StreamEvent[] = [];
-  if (sse) for (const event of sse.end()) tail.push(...reader.push(event.data, event.event));
-  else for (const line of lines!.end()) tail.push(...reader.push(line));
-  yield* safe([...tail, ...reader.end()]);
+  return new EventStream(
+    () =>
+      pull().catch((err: unknown) => {
+        throw upstreamNetworkError(spec.provider, err, spec.signal);
+      }),
+    async () => chunks.return?.(),
+  );
 }

@@ -19,7 +19,7 @@
  * across reloads; `GET /admin/state` shows it; the admin endpoints below change it at runtime.
  */
 import { channel } from 'node:diagnostics_channel';
-import { channels, definePlugin, fingerprint, registerSecret, parseDuration, priorityClasses, routerError, type Credential, type MiddlewareInstance, type PluginRoute, type ProviderCatalog, type PriorityClass, type ProviderResponse, type RequestContext, type StreamEvent, type Usage } from 'router-kernel';
+import { channels, definePlugin, EventStream, fingerprint, registerSecret, parseDuration, priorityClasses, routerError, type Credential, type MiddlewareInstance, type PluginRoute, type ProviderCatalog, type PriorityClass, type ProviderResponse, type RequestContext, type Usage } from 'router-kernel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProviderPool, type Lease, type PoolSettings, type Strategy } from './provider-pool.ts';
 import { keyVerdict } from './key-verdict.ts';
@@ -357,21 +357,16 @@ function releasing(response: ProviderResponse, lease: Lease): ProviderResponse {
       })(),
     };
   }
-  const events = response.events;
+  let usage: Usage | undefined;
   return {
     ...response,
-    events: (async function* (): AsyncGenerator<StreamEvent> {
-      let usage: Usage | undefined;
-      reading.add(lease);
-      try {
-        for await (const event of events) {
-          if (event.type === 'finish') usage = event.usage;
-          yield event;
-        }
-      } finally {
-        lease.release(tokensOf(usage));
-      }
-    })(),
+    events: EventStream.of(response.events).observe({
+      begin: () => reading.add(lease),
+      event: (event) => {
+        if (event.type === 'finish') usage = event.usage;
+      },
+      end: () => lease.release(tokensOf(usage)),
+    }),
   };
 }
 
