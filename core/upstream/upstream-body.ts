@@ -7,7 +7,8 @@
  *
  *   for await (const chunk of res.body) ...        // or: await res.body.text()
  *
- * Each step of the iteration hands over everything that has arrived since the last one, joined.
+ * Each step of the iteration hands over everything that has arrived since the last one, joined
+ * (up to 64 KB).
  * An upstream that flushes every token writes one HTTP chunk per SSE event, and one socket read
  * often brings dozens of them: taken one by one, each costs the reader a trip through its async
  * iterators (about 4 µs); taken together they cost one. Chunk boundaries carry no meaning in a
@@ -27,6 +28,11 @@ export interface BodyController {
 
 /** Buffered bytes at which the upstream socket stops being read until the consumer catches up. */
 const highWaterMark = 256 * 1024;
+/**
+ * Most bytes joined into one step: a larger copy would be a fresh mapping from the kernel that
+ * faults on every page (see jsonChunks in json-bytes.ts); a slow reader gets several steps instead.
+ */
+const joinLimit = 64 * 1024;
 
 export class UpstreamBody implements AsyncIterable<Buffer> {
   #chunks: Buffer[] = [];
@@ -104,13 +110,16 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   }
 
   async #read(): Promise<IteratorResult<Buffer>> {
-    const chunks = await this.#take();
+    const chunks = await this.#take(joinLimit);
     if (chunks === undefined) return { value: undefined, done: true };
     return { value: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), done: false };
   }
 
-  /** Everything buffered, waiting for something when nothing is; undefined at the end. */
-  async #take(): Promise<Buffer[] | undefined> {
+  /**
+   * The buffered chunks, up to `limit` bytes (at least one chunk), waiting for one when none is
+   * buffered; undefined at the end.
+   */
+  async #take(limit: number): Promise<Buffer[] | undefined> {
     if (this.#chunks.length === 0) {
       if (this.#error === undefined && !this.#ended && !this.#abandoned) {
         if (this.#controller.paused) this.#controller.resume();
@@ -121,17 +130,24 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
         return undefined;
       }
     }
-    const chunks = this.#chunks;
-    this.#chunks = [];
-    this.#buffered = 0;
-    if (this.#controller.paused) this.#controller.resume();
-    return chunks;
+    let taken = this.#chunks;
+    let bytes = 0;
+    let count = 0;
+    while (count < taken.length && (count === 0 || bytes + taken[count].length <= limit)) bytes += taken[count++].length;
+    if (count === taken.length) this.#chunks = [];
+    else {
+      this.#chunks = taken.slice(count);
+      taken = taken.slice(0, count);
+    }
+    this.#buffered -= bytes;
+    if (this.#controller.paused && this.#buffered <= highWaterMark / 2) this.#controller.resume();
+    return taken;
   }
 
   async #whole(): Promise<Buffer> {
     // Taken as they come and joined once: joining each step's bytes too would copy them twice.
     const all: Buffer[] = [];
-    for (let chunks = await this.#take(); chunks !== undefined; chunks = await this.#take()) for (const chunk of chunks) all.push(chunk);
+    for (let chunks = await this.#take(Infinity); chunks !== undefined; chunks = await this.#take(Infinity)) for (const chunk of chunks) all.push(chunk);
     return all.length === 1 ? all[0] : Buffer.concat(all);
   }
 

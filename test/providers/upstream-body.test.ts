@@ -170,3 +170,19 @@ t.test('chunks that arrive together are read in one step, and a paced stream chu
   paced = true;
   t.same(await read(), events.slice(0, 3), 'chunks 20 ms apart are read one at a time, as they come');
 });
+
+t.test('a reader that falls behind gets what piled up in steps of at most 64 KB', async (t) => {
+  const piece = (i: number) => Buffer.alloc(8 * 1024, String.fromCharCode(97 + (i % 26)));
+  const http = await upstream(t, (res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    for (let i = 0; i < 40; i++) res.write(piece(i));
+    res.end();
+  });
+  const res = await http.request({ path: '/x', headers: {}, body: '{}' });
+  await new Promise((resolve) => setTimeout(resolve, 200)); // all 320 KB arrive meanwhile
+  const steps: Buffer[] = [];
+  for await (const chunk of res.body) steps.push(chunk);
+  t.same(Buffer.concat(steps), Buffer.concat(Array.from({ length: 40 }, (_, i) => piece(i))), 'every byte, in order');
+  t.ok(steps.length >= 5, `320 KB in ${steps.length} steps`);
+  t.ok(steps.every((step) => step.length <= 64 * 1024), 'no step joins more than 64 KB (a larger copy faults in fresh pages)');
+});
