@@ -10,7 +10,8 @@
  *
  * V8's sampling heap profiler, started through node:inspector with objects later collected by
  * minor and major GCs kept in the profile (its default keeps only what is still alive). Requests
- * are those the HTTP server saw while it sampled. Environment:
+ * are those any HTTP server in the process received while it sampled (health checks and admin
+ * calls too: send only the traffic you mean to measure). Environment:
  *   ALLOC_PROFILE_AFTER_MS  start sampling this long after start-up (default 3000: skip warm-up)
  *   ALLOC_PROFILE_OUT       also write the .heapprofile there (opens in Chrome DevTools)
  *   ALLOC_PROFILE_TOP       how many functions to list by bytes allocated (default 15)

@@ -20,9 +20,15 @@ export type PullEvents = () => Promise<StreamEvent[] | undefined>;
 export class EventStream implements AsyncIterable<StreamEvent> {
   readonly #pull: PullEvents;
   readonly #close: () => Promise<unknown>;
-  /** Events put back (see `putBack`), handed out before anything new is pulled. */
-  #front: StreamEvent[] | undefined = undefined;
+  /**
+   * Events taken from the source and not yet handed out, shared by every reader of the stream: a
+   * plugin that reads the first event through one iterator and hands the stream on loses nothing.
+   */
+  #front: StreamEvent[] = [];
+  #frontAt = 0;
   #over = false;
+  /** The read in progress: reads run one after another, as an async generator's would. */
+  #busy: Promise<unknown> | undefined = undefined;
 
   /** `close` stops the source when a reader leaves before the end (the upstream call is dropped). */
   constructor(pull: PullEvents, close: () => Promise<unknown> = async () => {}) {
@@ -44,29 +50,32 @@ export class EventStream implements AsyncIterable<StreamEvent> {
   }
 
   /** The next events (never an empty batch), or undefined at the end. */
-  async nextBatch(): Promise<StreamEvent[] | undefined> {
-    const front = this.#front;
-    if (front !== undefined) {
-      this.#front = undefined;
-      return front;
-    }
-    while (!this.#over) {
-      const batch = await this.#pull();
-      if (batch === undefined) this.#over = true;
-      else if (batch.length > 0) return batch;
-    }
-    return undefined;
+  nextBatch(): Promise<StreamEvent[] | undefined> {
+    return this.#serial(async () => {
+      if (this.#frontAt < this.#front.length) {
+        const batch = this.#frontAt === 0 ? this.#front : this.#front.slice(this.#frontAt);
+        this.#front = [];
+        this.#frontAt = 0;
+        return batch;
+      }
+      return this.#pullBatch();
+    });
   }
 
   /** Returns events taken with `nextBatch` to the front of the stream (a reader that looked ahead). */
   putBack(events: StreamEvent[]): void {
     if (events.length === 0) return;
-    this.#front = this.#front === undefined ? events : [...events, ...this.#front];
+    this.#front = this.#frontAt < this.#front.length ? [...events, ...this.#front.slice(this.#frontAt)] : events;
+    this.#frontAt = 0;
   }
 
-  /** The reader leaves: the source is stopped unless it had already ended. */
+  /**
+   * The reader leaves: the source is stopped unless it had already ended. Not queued behind a read
+   * in progress, which may be waiting for an upstream that has nothing more to say.
+   */
   async close(): Promise<void> {
-    this.#front = undefined;
+    this.#front = [];
+    this.#frontAt = 0;
     if (this.#over) return;
     this.#over = true;
     await this.#close();
@@ -113,23 +122,50 @@ export class EventStream implements AsyncIterable<StreamEvent> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<StreamEvent> {
-    let batch: StreamEvent[] = [];
-    let at = 0;
     const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
     return {
-      next: async () => {
-        while (at >= batch.length) {
-          const next = await this.nextBatch();
-          if (next === undefined) return done;
-          batch = next;
-          at = 0;
-        }
-        return { value: batch[at++], done: false };
+      next: () => {
+        // Events already taken go out without waiting (unless a read is in progress, to keep order).
+        if (this.#busy === undefined && this.#frontAt < this.#front.length) return Promise.resolve({ value: this.#front[this.#frontAt++], done: false });
+        return this.#serial(async (): Promise<IteratorResult<StreamEvent>> => {
+          if (this.#frontAt >= this.#front.length) {
+            const batch = await this.#pullBatch();
+            if (batch === undefined) return done;
+            this.#front = batch;
+            this.#frontAt = 0;
+          }
+          return { value: this.#front[this.#frontAt++], done: false };
+        });
       },
       return: async () => {
         await this.close();
         return done;
       },
     };
+  }
+
+  /** From the source: its next events, skipping empty batches; undefined at its end. */
+  async #pullBatch(): Promise<StreamEvent[] | undefined> {
+    while (!this.#over) {
+      const batch = await this.#pull();
+      if (batch === undefined) this.#over = true;
+      else if (batch.length > 0) return batch;
+    }
+    return undefined;
+  }
+
+  /** Runs `read` after the read in progress, if any, has settled. */
+  #serial<T>(read: () => Promise<T>): Promise<T> {
+    const before = this.#busy;
+    const result = before === undefined ? read() : before.then(read, read);
+    const settled: Promise<unknown> = result.then(
+      () => {},
+      () => {},
+    );
+    this.#busy = settled;
+    void settled.then(() => {
+      if (this.#busy === settled) this.#busy = undefined;
+    });
+    return result;
   }
 }

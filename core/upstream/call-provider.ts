@@ -54,29 +54,29 @@ function readStream(spec: ProviderCallSpec, res: UpstreamResponse): EventStream 
   const lines = sse ? undefined : new NdjsonReader();
   const chunks = res.body[Symbol.asyncIterator]();
   let ended = false;
-  const pull = async (): Promise<StreamEvent[] | undefined> => {
-    if (ended) return undefined;
-    const out: StreamEvent[] = [];
-    const add = (events: StreamEvent[]) => {
-      for (const event of events) out.push(event.type === 'error' ? { type: 'error', error: upstreamStreamError(event.error, spec.http.secrets) } : event);
-    };
-    const step = await chunks.next();
-    if (!step.done) {
-      if (sse) for (const event of sse.push(step.value)) add(reader.push(event.data, event.event));
-      else for (const line of lines!.push(step.value)) add(reader.push(line));
-      return out;
-    }
-    ended = true;
-    if (sse) for (const event of sse.end()) add(reader.push(event.data, event.event));
-    else for (const line of lines!.end()) add(reader.push(line));
-    add(reader.end());
-    return out;
+  const scrubbed = (events: StreamEvent[], out: StreamEvent[]) => {
+    for (const event of events) out.push(event.type === 'error' ? { type: 'error', error: upstreamStreamError(event.error, spec.http.secrets) } : event);
   };
   return new EventStream(
-    () =>
-      pull().catch((err: unknown) => {
+    async () => {
+      if (ended) return undefined;
+      const out: StreamEvent[] = [];
+      try {
+        const step = await chunks.next();
+        if (!step.done) {
+          if (sse) for (const event of sse.push(step.value)) scrubbed(reader.push(event.data, event.event), out);
+          else for (const line of lines!.push(step.value)) scrubbed(reader.push(line), out);
+          return out;
+        }
+      } catch (err) {
         throw upstreamNetworkError(spec.provider, err, spec.signal);
-      }),
+      }
+      ended = true;
+      if (sse) for (const event of sse.end()) scrubbed(reader.push(event.data, event.event), out);
+      else for (const line of lines!.end()) scrubbed(reader.push(line), out);
+      scrubbed(reader.end(), out);
+      return out;
+    },
     async () => chunks.return?.(),
   );
 }

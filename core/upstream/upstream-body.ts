@@ -39,8 +39,8 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   #buffered = 0;
   #ended = false;
   #error: unknown = undefined;
-  /** Wakes a reader waiting for bytes (or the end). */
-  #waiting: (() => void) | undefined;
+  /** Wake readers waiting for bytes (or the end); rarely more than one. */
+  #waiting: Array<() => void> = [];
   #abandoned = false;
   readonly #controller: BodyController;
 
@@ -72,9 +72,10 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   }
 
   #wake(): void {
+    if (this.#waiting.length === 0) return;
     const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.();
+    this.#waiting = [];
+    for (const wake of waiting) wake();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
@@ -106,7 +107,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
 
   /** Reads and discards the rest, so the connection can be reused. */
   async dump(): Promise<void> {
-    for await (const chunk of this) void chunk;
+    while ((await this.#take(Infinity)) !== undefined);
   }
 
   async #read(): Promise<IteratorResult<Buffer>> {
@@ -120,15 +121,14 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
    * buffered; undefined at the end.
    */
   async #take(limit: number): Promise<Buffer[] | undefined> {
-    if (this.#chunks.length === 0) {
-      if (this.#error === undefined && !this.#ended && !this.#abandoned) {
-        if (this.#controller.paused) this.#controller.resume();
-        await new Promise<void>((resolve) => (this.#waiting = resolve));
-      }
-      if (this.#chunks.length === 0) {
-        if (this.#error !== undefined) throw this.#error;
-        return undefined;
-      }
+    // In a loop: of two reads waiting at once, the first takes the bytes and the second waits on.
+    while (this.#chunks.length === 0) {
+      // Left by its reader: over, whatever the abort made of the request meanwhile.
+      if (this.#abandoned) return undefined;
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#ended) return undefined;
+      if (this.#controller.paused) this.#controller.resume();
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
     let taken = this.#chunks;
     let bytes = 0;
@@ -156,6 +156,8 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     this.#abandoned = true;
     this.#chunks = [];
     this.#buffered = 0;
+    // A read waiting for bytes ends now rather than when (or if) the abort comes back as a failure.
+    this.#wake();
     if (!this.#ended) this.#controller.abort(Object.assign(new Error('the response body was abandoned'), { name: 'AbortError', code: 'UND_ERR_ABORTED' }));
   }
 }

@@ -120,3 +120,53 @@ t.test('observe sees every event, begins on the first read and ends once however
   await t.rejects(broken.nextBatch(), /socket hang up/);
   t.same(failed.log, ['begin', 'end'], 'a failing source ends it too');
 });
+
+t.test('readers share one position: a plugin that peeks through one iterator and hands the stream on loses nothing', async (t) => {
+  const { stream } = source([[start, text('a'), text('b')], [finish]]);
+  const peek = stream[Symbol.asyncIterator]();
+  t.same((await peek.next()).value, start);
+  const rest: StreamEvent[] = [];
+  for await (const event of stream) rest.push(event);
+  t.same(rest, [text('a'), text('b'), finish]);
+});
+
+t.test('reads asked for at once are answered in order, one source read at a time', async (t) => {
+  let reading = 0;
+  let most = 0;
+  let at = 0;
+  const batches = [[start, text('a')], [text('b')], [finish]];
+  const stream = new EventStream(async () => {
+    most = Math.max(most, ++reading);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    reading--;
+    return at < batches.length ? batches[at++] : undefined;
+  });
+  const iterator = stream[Symbol.asyncIterator]();
+  const steps = await Promise.all(Array.from({ length: 5 }, () => iterator.next()));
+  t.same(steps.map((s) => (s.done ? 'done' : s.value.type === 'text_delta' ? s.value.text : s.value.type)), ['start', 'a', 'b', 'finish', 'done']);
+  t.equal(most, 1, 'the source is never read twice at once');
+  const again = await Promise.all([stream.nextBatch(), stream.nextBatch()]);
+  t.same(again, [undefined, undefined]);
+});
+
+t.test('after return() nothing more comes; close() does not wait for a read stuck on the upstream', async (t) => {
+  const { stream } = source([[start, text('a')], [finish]]);
+  const iterator = stream[Symbol.asyncIterator]();
+  await iterator.next();
+  await iterator.return!();
+  t.same(await iterator.next(), { value: undefined, done: true }, 'the rest of the batch is dropped with the stream');
+
+  let release: (batch: StreamEvent[] | undefined) => void = () => {};
+  let stopped = 0;
+  const stuck = new EventStream(
+    () => new Promise((resolve) => (release = resolve)),
+    async () => {
+      stopped++;
+      release(undefined); // an aborted upstream ends the read in progress
+    },
+  );
+  const pending = stuck.nextBatch();
+  await stuck.close();
+  t.equal(stopped, 1, 'closed at once, while the read was waiting');
+  t.equal(await pending, undefined, 'and the waiting read ends');
+});

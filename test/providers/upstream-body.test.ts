@@ -137,11 +137,13 @@ t.test('text(), json() and a connection reused afterwards', async (t) => {
   t.equal(await (await http.request({ path: '/x', headers: {}, body: '{}' })).body.text(), '{"n":2,"text":"naïve ☃"}');
 });
 
-t.test('chunks that arrive together are read in one step, and a paced stream chunk by chunk', async (t) => {
+t.test('chunks that arrive together are read in one step; chunks that come apart, one by one', async (t) => {
   // Each event its own HTTP chunk, as an upstream flushing every token sends them: when they arrive
   // in one socket read the reader takes them at once; when they come apart it sees each as it comes.
   const events = Array.from({ length: 30 }, (_, i) => `data: {"n":${i}}\n\n`);
   let paced = false;
+  /** In the paced case the upstream writes its next chunk only once the reader has taken the last. */
+  let writeNext = () => {};
   const http = await upstream(t, (res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     if (!paced) {
@@ -150,25 +152,50 @@ t.test('chunks that arrive together are read in one step, and a paced stream chu
       return;
     }
     let i = 0;
-    const tick = setInterval(() => {
-      if (i < 3) res.write(events[i++]);
-      else {
-        clearInterval(tick);
-        res.end();
-      }
-    }, 20);
+    writeNext = () => (i < 3 ? res.write(events[i++]) : res.end());
+    writeNext();
   });
   const read = async () => {
     const res = await http.request({ path: '/x', headers: {}, body: '{}' });
     const steps: string[] = [];
-    for await (const chunk of res.body) steps.push(chunk.toString('utf8'));
+    for await (const chunk of res.body) {
+      steps.push(chunk.toString('utf8'));
+      if (paced) writeNext();
+    }
     return steps;
   };
   const together = await read();
   t.equal(together.join(''), events.join(''), 'every byte, in order');
   t.ok(together.length <= 3, `30 chunks sent back to back are read in ${together.length} step(s)`);
   paced = true;
-  t.same(await read(), events.slice(0, 3), 'chunks 20 ms apart are read one at a time, as they come');
+  t.same(await read(), events.slice(0, 3), 'chunks written one after another is read are read one at a time');
+});
+
+t.test('two reads waiting at once are answered in order; a body left while a read waits ends that read', async (t) => {
+  let send: (text: string) => void = () => {};
+  let finish = () => {};
+  const http = await upstream(t, (res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.flushHeaders();
+    send = (text) => void res.write(text);
+    finish = () => res.end();
+  });
+  const res = await http.request({ path: '/x', headers: {}, body: '{}' });
+  const iterator = res.body[Symbol.asyncIterator]();
+  const first = iterator.next();
+  const second = iterator.next();
+  send('one');
+  t.equal((await first).value?.toString(), 'one');
+  send('two');
+  t.equal((await second).value?.toString(), 'two', 'the second read got the next bytes, neither was lost');
+  finish();
+  t.equal((await iterator.next()).done, true);
+
+  const left = await http.request({ path: '/x', headers: {}, body: '{}' });
+  const reader = left.body[Symbol.asyncIterator]();
+  const waiting = reader.next();
+  await reader.return!();
+  t.equal((await waiting).done, true, 'the waiting read ends instead of hanging');
 });
 
 t.test('a reader that falls behind gets what piled up in steps of at most 64 KB', async (t) => {
