@@ -62,7 +62,10 @@ export class EventStream implements AsyncIterable<StreamEvent> {
     });
   }
 
-  /** Returns events taken with `nextBatch` to the front of the stream (a reader that looked ahead). */
+  /**
+   * Returns events taken with `nextBatch` to the front of the stream (a reader that looked ahead).
+   * Call it between reads, not while one is in progress.
+   */
   putBack(events: StreamEvent[]): void {
     if (events.length === 0) return;
     this.#front = this.#frontAt < this.#front.length ? [...events, ...this.#front.slice(this.#frontAt)] : events;
@@ -148,6 +151,8 @@ export class EventStream implements AsyncIterable<StreamEvent> {
   async #pullBatch(): Promise<StreamEvent[] | undefined> {
     while (!this.#over) {
       const batch = await this.#pull();
+      // Closed while reading: the reader has left, and what the source made of it is nobody's.
+      if (this.#over) return undefined;
       if (batch === undefined) this.#over = true;
       else if (batch.length > 0) return batch;
     }

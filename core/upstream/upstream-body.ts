@@ -148,6 +148,8 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     // Taken as they come and joined once: joining each step's bytes too would copy them twice.
     const all: Buffer[] = [];
     for (let chunks = await this.#take(Infinity); chunks !== undefined; chunks = await this.#take(Infinity)) for (const chunk of chunks) all.push(chunk);
+    // Part of a body is not the body: one left by another reader meanwhile is an error here.
+    if (this.#abandoned) throw abandonedError();
     return all.length === 1 ? all[0] : Buffer.concat(all);
   }
 
@@ -158,6 +160,10 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     this.#buffered = 0;
     // A read waiting for bytes ends now rather than when (or if) the abort comes back as a failure.
     this.#wake();
-    if (!this.#ended) this.#controller.abort(Object.assign(new Error('the response body was abandoned'), { name: 'AbortError', code: 'UND_ERR_ABORTED' }));
+    if (!this.#ended) this.#controller.abort(abandonedError());
   }
+}
+
+function abandonedError(): Error {
+  return Object.assign(new Error('the response body was abandoned'), { name: 'AbortError', code: 'UND_ERR_ABORTED' });
 }

@@ -170,3 +170,15 @@ t.test('after return() nothing more comes; close() does not wait for a read stuc
   t.equal(stopped, 1, 'closed at once, while the read was waiting');
   t.equal(await pending, undefined, 'and the waiting read ends');
 });
+
+t.test('a read still waiting when the reader leaves hands out nothing afterwards', async (t) => {
+  let deliver: (batch: StreamEvent[] | undefined) => void = () => {};
+  const stream = new EventStream(() => new Promise((resolve) => (deliver = resolve)));
+  const iterator = stream[Symbol.asyncIterator]();
+  const pending = iterator.next();
+  await iterator.return!();
+  deliver([text('a'), text('b')]); // what the source made of being stopped
+  t.same(await pending, { value: undefined, done: true });
+  t.same(await iterator.next(), { value: undefined, done: true });
+  t.equal(await stream.nextBatch(), undefined);
+});
