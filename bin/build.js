@@ -68,18 +68,18 @@ export function build() {
 /**
  * The tokenizer's ranks as JSON, named by gpt-tokenizer's version: a token worker builds its
  * encoding from these instead of compiling gpt-tokenizer's 2.4 MB module of string literals,
- * which leaves it ~20 MB smaller (core/tokens/token-worker.ts). In a child process, so this
- * process does not hold the ranks.
+ * which leaves it ~20 MB smaller (core/tokens/token-worker.ts, whose `ranksFile` names them; it is
+ * compiled by now). In a child process, so this process does not hold the ranks.
  */
 function writeRanks(env) {
   const script = `
     import { mkdirSync, writeFileSync } from 'node:fs';
-    import { createRequire } from 'node:module';
-    const { version } = createRequire(import.meta.url)('gpt-tokenizer/package.json');
-    mkdirSync('dist/tokenizer', { recursive: true });
+    import { dirname } from 'node:path';
+    import { ranksFile } from './dist/core/tokens/token-worker.js';
     for (const encoding of ['o200k_base', 'cl100k_base']) {
       const ranks = (await import('gpt-tokenizer/esm/bpeRanks/' + encoding)).default;
-      writeFileSync('dist/tokenizer/' + encoding + '.' + version + '.json', JSON.stringify(ranks));
+      mkdirSync(dirname(ranksFile(encoding)), { recursive: true });
+      writeFileSync(ranksFile(encoding), JSON.stringify(ranks));
     }`;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, stdio: 'inherit', env });
   if (result.status !== 0) throw new Error(`writing the tokenizer ranks failed (exit ${result.status})`);
