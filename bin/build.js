@@ -66,20 +66,21 @@ export function build() {
 }
 
 /**
- * The tokenizer's ranks as JSON, named by gpt-tokenizer's version: a token worker builds its
- * encoding from these instead of compiling gpt-tokenizer's 2.4 MB module of string literals,
- * which leaves it ~20 MB smaller (core/tokens/token-worker.ts, whose `ranksFile` names them; it is
- * compiled by now). In a child process, so this process does not hold the ranks.
+ * The tokenizer's rank tables, named by gpt-tokenizer's version: a token worker reads one whole
+ * instead of compiling gpt-tokenizer's 2.4 MB module of string literals and building its Maps
+ * (core/tokens/rank-table.ts lays the table out, core/tokens/token-worker.ts names the files;
+ * both are compiled by now). In a child process, so this process does not hold the ranks.
  */
 function writeRanks(env) {
   const script = `
     import { mkdirSync, writeFileSync } from 'node:fs';
     import { dirname } from 'node:path';
     import { ranksFile } from './dist/core/tokens/token-worker.js';
+    import { rankTableBytes } from './dist/core/tokens/rank-table.js';
     for (const encoding of ['o200k_base', 'cl100k_base']) {
       const ranks = (await import('gpt-tokenizer/esm/bpeRanks/' + encoding)).default;
       mkdirSync(dirname(ranksFile(encoding)), { recursive: true });
-      writeFileSync(ranksFile(encoding), JSON.stringify(ranks));
+      writeFileSync(ranksFile(encoding), rankTableBytes(ranks));
     }`;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, stdio: 'inherit', env });
   if (result.status !== 0) throw new Error(`writing the tokenizer ranks failed (exit ${result.status})`);

@@ -94,7 +94,7 @@ export class TokenCounter {
   async warm(encoding: Encoding = 'o200k_base'): Promise<void> {
     const pool = this.#ensurePool();
     await Promise.all(Array.from({ length: this.#workers }, () => pool.run({ encoding, texts: ['warm up'] } satisfies CountTask)));
-    // Loading an encoding leaves megabytes of garbage behind (the ranks' JSON text, or the module's source).
+    // Loading an encoding leaves garbage behind (the modules' code; without a build, gpt-tokenizer's ranks module).
     await this.collect();
   }
 

@@ -60,9 +60,9 @@ t.test('counts are exact o200k_base counts plus OpenAI\'s documented framing', a
   t.equal(cl100k.tokens, 2 + framing.perRequest + framing.perMessage, 'cl100k_base on request');
 });
 
-t.test("workers build their encodings from the build's JSON ranks and count exactly as gpt-tokenizer's modules", async (t) => {
+t.test("workers count from the build's rank tables exactly as gpt-tokenizer's modules", async (t) => {
   (buildIfStale as () => boolean)();
-  t.ok(existsSync(ranksFile('o200k_base')), 'the build wrote o200k_base ranks for the installed gpt-tokenizer');
+  t.ok(existsSync(ranksFile('o200k_base')), 'the build wrote the o200k_base rank table for the installed gpt-tokenizer');
   t.ok(existsSync(ranksFile('cl100k_base')), 'and cl100k_base');
   const counter = new TokenCounter({ log, workers: 1 });
   t.teardown(() => counter.close());
