@@ -15,6 +15,16 @@ import { rankOf, type RankTable } from './rank-table.ts';
 
 const unmerged = 0x7fffffff;
 
+/**
+ * BPE merges a piece in time quadratic in its length. long-runs.ts cuts runs of one character
+ * class before they get here, but a few patterns join classes without limit (o200k_base takes
+ * `/\n/\n/\n…` as one piece): a piece longer than `longPiece` bytes is merged in slices of
+ * `pieceSlice` bytes, within about a token per slice of its exact count. Every piece of ordinary
+ * text, and every piece long-runs.ts lets through, is shorter.
+ */
+export const longPiece = 4096;
+export const pieceSlice = 2048;
+
 export function bpeCounter(table: RankTable, pattern: RegExp): (text: string) => number {
   const split = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g');
   const encoder = new TextEncoder();
@@ -22,15 +32,16 @@ export function bpeCounter(table: RankTable, pattern: RegExp): (text: string) =>
   let starts = new Int32Array(1024);
   let ranks = new Int32Array(1024);
 
-  /** Tokens of the piece in bytes[0 .. length] that is not itself a token. */
-  const merge = (length: number): number => {
+  /** Tokens of bytes[from .. to], a piece (or a slice of one) that is not itself a token. */
+  const merge = (from: number, to: number): number => {
+    const length = to - from;
     if (starts.length <= length) {
       starts = new Int32Array(length * 2);
       ranks = new Int32Array(length * 2);
     }
     // Part i is bytes[starts[i] .. starts[i + 1]]; ranks[i] is the rank of parts i and i + 1 joined.
     let parts = length;
-    for (let i = 0; i <= length; i++) starts[i] = i;
+    for (let i = 0; i <= length; i++) starts[i] = from + i;
     for (let i = 0; i < length; i++) ranks[i] = i + 1 < length ? pairRank(i, parts) : unmerged;
     while (parts > 1) {
       let lowest = unmerged;
@@ -43,8 +54,8 @@ export function bpeCounter(table: RankTable, pattern: RegExp): (text: string) =>
       }
       if (at < 0) break;
       // Join parts at and at + 1: drop the boundary between them and the pair rank that joined them.
-      for (let i = at + 1; i < parts; i++) starts[i] = starts[i + 1];
-      for (let i = at; i < parts - 1; i++) ranks[i] = ranks[i + 1];
+      starts.copyWithin(at + 1, at + 2, parts + 1);
+      ranks.copyWithin(at, at + 1, parts);
       parts--;
       ranks[at] = pairRank(at, parts);
       if (at > 0) ranks[at - 1] = pairRank(at - 1, parts);
@@ -67,7 +78,9 @@ export function bpeCounter(table: RankTable, pattern: RegExp): (text: string) =>
       // A lone surrogate is encoded as U+FFFD. gpt-tokenizer looks the piece up by its text, which
       // then never matches, and merges its bytes; the test finds the same counts either way.
       const length = encoder.encodeInto(piece, bytes).written;
-      tokens += rankOf(table, bytes, 0, length) >= 0 ? 1 : merge(length);
+      if (rankOf(table, bytes, 0, length) >= 0) tokens += 1;
+      else if (length <= longPiece) tokens += merge(0, length);
+      else for (let from = 0; from < length; from += pieceSlice) tokens += merge(from, Math.min(length, from + pieceSlice));
     }
     return tokens;
   };

@@ -10,7 +10,7 @@ import cl100kRanks from 'gpt-tokenizer/esm/bpeRanks/cl100k_base';
 import o200kRanks from 'gpt-tokenizer/esm/bpeRanks/o200k_base';
 import { CL100K_TOKEN_SPLIT_REGEX, O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/esm/encodingParams/constants';
 import t from 'tap';
-import { bpeCounter } from '../../core/tokens/bpe-count.ts';
+import { bpeCounter, longPiece, pieceSlice } from '../../core/tokens/bpe-count.ts';
 import { openRankTable, rankOf, rankTableBytes } from '../../core/tokens/rank-table.ts';
 import { claudeCodeRequest } from '../helpers/fixtures.ts';
 
@@ -46,6 +46,21 @@ for (const { name, count, reference } of encodings) {
     t.equal(count('hello world'), 2);
   });
 }
+
+t.test(`a piece longer than ${longPiece} bytes is merged in ${pieceSlice}-byte slices, near its exact count`, async (t) => {
+  const [o200k] = encodings;
+  // o200k_base's pattern takes punctuation followed by any run of "/" and line breaks as one
+  // piece, which long-runs.ts does not cut (its classes alternate at every character).
+  const exactSized = '/\n'.repeat(longPiece / 2);
+  t.equal(o200k.count(exactSized), o200k.reference(exactSized), `a piece of exactly ${longPiece} bytes is merged whole`);
+  const longer = '/\n'.repeat(10_000);
+  const exact = o200k.reference(longer);
+  t.ok(Math.abs(o200k.count(longer) - exact) <= Math.ceil(longer.length / pieceSlice), `within a token per slice of ${exact}`);
+  // Whole, 200,000 pairs would take this merge (and gpt-tokenizer's) minutes: sliced, it is counted.
+  const huge = '/\n'.repeat(200_000);
+  const counted = o200k.count(huge);
+  t.ok(Math.abs(counted - 200_000) <= Math.ceil(huge.length / pieceSlice), `a 400 KB piece: ${counted} tokens for about 200,000`);
+});
 
 t.test('a rank table finds every token by its bytes and nothing else', async (t) => {
   const table = openRankTable(rankTableBytes(['a', 'b', 'ab', null, [0xff, 0xfe], 'é']));
