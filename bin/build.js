@@ -68,19 +68,21 @@ export function build() {
 /**
  * The tokenizer's rank tables, named by gpt-tokenizer's version: a token worker reads one whole
  * instead of compiling gpt-tokenizer's 2.4 MB module of string literals and building its Maps
- * (core/tokens/rank-table.ts lays the table out, core/tokens/token-worker.ts names the files;
- * both are compiled by now). In a child process, so this process does not hold the ranks.
+ * (core/tokens/token-worker.ts builds the tables and names their files; it is compiled by now).
+ * In a child process, so this process does not hold the ranks.
  */
 function writeRanks(env) {
+  // Files for other gpt-tokenizer versions (and the JSON ranks of older builds) are removed once
+  // the new tables are written, so they are not shipped and a running worker never finds none.
   const script = `
-    import { mkdirSync, writeFileSync } from 'node:fs';
-    import { dirname } from 'node:path';
-    import { ranksFile } from './dist/core/tokens/token-worker.js';
-    import { rankTableBytes } from './dist/core/tokens/rank-table.js';
-    for (const encoding of ['o200k_base', 'cl100k_base']) {
-      const ranks = (await import('gpt-tokenizer/esm/bpeRanks/' + encoding)).default;
-      mkdirSync(dirname(ranksFile(encoding)), { recursive: true });
-      writeFileSync(ranksFile(encoding), rankTableBytes(ranks));
+    import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+    import { basename, dirname, join } from 'node:path';
+    import { rankTableFromModule, ranksFile } from './dist/core/tokens/token-worker.js';
+    const files = ['o200k_base', 'cl100k_base'].map((encoding) => ranksFile(encoding));
+    mkdirSync(dirname(files[0]), { recursive: true });
+    for (const encoding of ['o200k_base', 'cl100k_base']) writeFileSync(ranksFile(encoding), await rankTableFromModule(encoding));
+    for (const name of readdirSync(dirname(files[0]))) {
+      if (!files.some((file) => basename(file) === name)) rmSync(join(dirname(files[0]), name), { force: true });
     }`;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, stdio: 'inherit', env });
   if (result.status !== 0) throw new Error(`writing the tokenizer ranks failed (exit ${result.status})`);

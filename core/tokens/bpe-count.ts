@@ -10,6 +10,10 @@
  *
  * Special tokens (`<|endoftext|>`) are counted as the text they are written with, as tiktoken's
  * `disallowed_special=()` does: clients send code and docs about tokenizers.
+ *
+ * The counts are tiktoken's. They are gpt-tokenizer's too, except on text with a byte-order mark
+ * (U+FEFF, as in a C# file saved with one): gpt-tokenizer looks tokens up through a TextDecoder,
+ * which drops a leading BOM, so it never finds the tokens that begin with one and counts more.
  */
 import { rankOf, type RankTable } from './rank-table.ts';
 
@@ -20,29 +24,30 @@ const unmerged = 0x7fffffff;
  * class before they get here, but a few patterns join classes without limit (o200k_base takes
  * `/\n/\n/\n…` as one piece): a piece longer than `longPiece` bytes is merged in slices of
  * `pieceSlice` bytes, within about a token per slice of its exact count. Every piece of ordinary
- * text, and every piece long-runs.ts lets through, is shorter.
+ * text, and every piece long-runs.ts lets through (at most ~1.6 KB: 512 characters of one class),
+ * is shorter.
  */
-export const longPiece = 4096;
-export const pieceSlice = 2048;
+export const longPiece = 2048;
+export const pieceSlice = 512;
+
+/** The UTF-8 buffer grows for a long piece; past this size it is let go after the count. */
+const keptBytes = 64 * 1024;
 
 export function bpeCounter(table: RankTable, pattern: RegExp): (text: string) => number {
   const split = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g');
   const encoder = new TextEncoder();
   let bytes = new Uint8Array(1024);
-  let starts = new Int32Array(1024);
-  let ranks = new Int32Array(1024);
+  // A merge never sees more than `longPiece` bytes.
+  const starts = new Int32Array(longPiece + 1);
+  const ranks = new Int32Array(longPiece + 1);
 
   /** Tokens of bytes[from .. to], a piece (or a slice of one) that is not itself a token. */
   const merge = (from: number, to: number): number => {
     const length = to - from;
-    if (starts.length <= length) {
-      starts = new Int32Array(length * 2);
-      ranks = new Int32Array(length * 2);
-    }
     // Part i is bytes[starts[i] .. starts[i + 1]]; ranks[i] is the rank of parts i and i + 1 joined.
     let parts = length;
     for (let i = 0; i <= length; i++) starts[i] = from + i;
-    for (let i = 0; i < length; i++) ranks[i] = i + 1 < length ? pairRank(i, parts) : unmerged;
+    for (let i = 0; i < length; i++) ranks[i] = pairRank(i, parts);
     while (parts > 1) {
       let lowest = unmerged;
       let at = -1;
@@ -74,7 +79,7 @@ export function bpeCounter(table: RankTable, pattern: RegExp): (text: string) =>
     split.lastIndex = 0;
     for (let match = split.exec(text); match !== null; match = split.exec(text)) {
       const piece = match[0];
-      if (bytes.length < piece.length * 3) bytes = new Uint8Array(piece.length * 6);
+      if (bytes.length < piece.length * 3) bytes = new Uint8Array(piece.length * 3); // UTF-8 takes at most 3 bytes per UTF-16 unit
       // A lone surrogate is encoded as U+FFFD. gpt-tokenizer looks the piece up by its text, which
       // then never matches, and merges its bytes; the test finds the same counts either way.
       const length = encoder.encodeInto(piece, bytes).written;
@@ -82,6 +87,7 @@ export function bpeCounter(table: RankTable, pattern: RegExp): (text: string) =>
       else if (length <= longPiece) tokens += merge(0, length);
       else for (let from = 0; from < length; from += pieceSlice) tokens += merge(from, Math.min(length, from + pieceSlice));
     }
+    if (bytes.length > keptBytes) bytes = new Uint8Array(1024);
     return tokens;
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Keeps the tokenizer linear. o200k_base and cl100k_base first cut text into pre-tokens with a
- * regular expression, then merge each pre-token's bytes by BPE, and gpt-tokenizer's merge is
- * quadratic in the pre-token's length: 100,000 spaces took ~10 s in a worker, 200,000 × "a" ~26 s,
+ * regular expression, then merge each pre-token's bytes by BPE, and a BPE merge is quadratic in
+ * the pre-token's length: 100,000 spaces took ~10 s in a worker, 200,000 × "a" ~26 s,
  * holding the pool for everyone. The pre-tokenizer keeps a run of letters, of whitespace or of
  * punctuation and symbols as one piece (digits it already cuts in threes), so only such runs can
  * be long.

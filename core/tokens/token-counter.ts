@@ -9,7 +9,7 @@
  *   const { tokens } = await counter.count(request, { family: 'claude' });
  *   await counter.close();
  *
- * Texts are counted exactly (gpt-tokenizer matches tiktoken); each model family then adds its own
+ * Texts are counted exactly (tiktoken's counts, bpe-count.ts); each model family then adds its own
  * framing and, where its tokenizer is not public (Claude, Gemini), scales the count by a
  * calibrated factor (families.ts); such counts say `estimate: true`.
  *
@@ -94,7 +94,7 @@ export class TokenCounter {
   async warm(encoding: Encoding = 'o200k_base'): Promise<void> {
     const pool = this.#ensurePool();
     await Promise.all(Array.from({ length: this.#workers }, () => pool.run({ encoding, texts: ['warm up'] } satisfies CountTask)));
-    // Loading an encoding leaves garbage behind (the modules' code; without a build, gpt-tokenizer's ranks module).
+    // Loading an encoding leaves garbage behind: the source text of the modules it imports.
     await this.collect();
   }
 

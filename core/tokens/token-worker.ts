@@ -8,10 +8,11 @@
  * The ranks and the pre-tokenizer patterns are gpt-tokenizer's; the counting is ours
  * (bpe-count.ts), over a flat table of the ranks (rank-table.ts) that the build writes to
  * `dist/tokenizer/<encoding>.<gpt-tokenizer version>.bin` (bin/build.js) and a worker reads whole:
- * ~4.5 MB outside the heap, loaded in milliseconds. gpt-tokenizer's own encoder kept a 200k-entry
- * Map, its strings and a 100k-entry merge cache: ~60 MB of a worker's memory after counting a long
- * conversation, and ~400 ms to load. Without a build for the installed version (running from the
- * sources) the worker builds the table from gpt-tokenizer's ranks module instead, once.
+ * 4.3 MB for o200k_base, outside the heap. gpt-tokenizer's own encoder kept a 200k-entry Map, its
+ * strings and a 100k-entry merge cache: ~60 MB of a worker's memory after counting a long
+ * conversation, and ~400 ms to load. Without a usable file for the installed version (running
+ * from the sources, or a damaged build) the worker builds the table from gpt-tokenizer's ranks
+ * module instead: ~0.9 s, and the module stays loaded (~13 MB of heap).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,7 +31,7 @@ export interface CountTask {
   texts: string[];
 }
 
-/** Give back memory: when the router is idle. */
+/** Give back memory: after the warm-up has loaded an encoding, and when the router is idle. */
 export interface CollectTask {
   collect: true;
 }
@@ -42,16 +43,31 @@ function counterFor(encoding: Encoding): Promise<(text: string) => number> {
   if (!counter) {
     counter = load(encoding);
     loaded.set(encoding, counter);
+    // A load that failed is tried again by the next task, not remembered.
+    counter.catch(() => loaded.delete(encoding));
   }
   return counter;
 }
 
 async function load(encoding: Encoding): Promise<(text: string) => number> {
-  const file = ranksFile(encoding);
-  const table = existsSync(file) ? readFileSync(file) : rankTableBytes((await import(`gpt-tokenizer/esm/bpeRanks/${encoding}`)).default);
   // Imported here rather than at the top: tsx fails to load a worker module that imports a package subpath statically.
   const patterns = await import('gpt-tokenizer/esm/encodingParams/constants');
-  return bpeCounter(openRankTable(table), encoding === 'o200k_base' ? patterns.O200K_TOKEN_SPLIT_REGEX : patterns.CL100K_TOKEN_SPLIT_REGEX);
+  const pattern = encoding === 'o200k_base' ? patterns.O200K_TOKEN_SPLIT_REGEX : patterns.CL100K_TOKEN_SPLIT_REGEX;
+  const file = ranksFile(encoding);
+  if (existsSync(file)) {
+    try {
+      return bpeCounter(openRankTable(readFileSync(file)), pattern);
+    } catch (err) {
+      process.emitWarning(`${file} is not a usable rank table (${(err as Error).message}); building the table from gpt-tokenizer's ranks instead`);
+    }
+  }
+  return bpeCounter(openRankTable(await rankTableFromModule(encoding)), pattern);
+}
+
+/** An encoding's rank table, built from gpt-tokenizer's ranks module (the build writes this to `ranksFile`). */
+export async function rankTableFromModule(encoding: Encoding): Promise<Uint8Array> {
+  const ranks = (await import(`gpt-tokenizer/esm/bpeRanks/${encoding}`)) as { default: Array<string | number[]> };
+  return rankTableBytes(ranks.default);
 }
 
 /** Where the build writes an encoding's rank table, for the installed gpt-tokenizer. */
