@@ -20,12 +20,13 @@ import { rankOf, type RankTable } from './rank-table.ts';
 const unmerged = 0x7fffffff;
 
 /**
- * BPE merges a piece in time quadratic in its length. long-runs.ts cuts runs of one character
- * class before they get here, but a few patterns join classes without limit (o200k_base takes
- * `/\n/\n/\n…` as one piece): a piece longer than `longPiece` bytes is merged in slices of
- * `pieceSlice` bytes, within about a token per slice of its exact count. Every piece of ordinary
- * text, and every piece long-runs.ts lets through (at most ~1.6 KB: 512 characters of one class),
- * is shorter.
+ * BPE merges a piece in time quadratic in its length, and a pre-token can be as long as the text:
+ * a run of letters, of whitespace or of punctuation is one piece (o200k_base also takes `/`
+ * followed by any run of `/` and line breaks as one). Merged whole, 100,000 spaces took ~10 s and
+ * 200,000 × "a" ~26 s, holding a worker for everyone. A piece longer than `longPiece` bytes is
+ * therefore merged in slices of about `pieceSlice` bytes, cut between characters: in linear time,
+ * within about a token per slice of its exact count. No piece of ordinary prose or code in any
+ * language is that long (a word, a line's indentation, a run of `=`), so its count stays exact.
  */
 export const longPiece = 2048;
 export const pieceSlice = 512;
@@ -68,6 +69,20 @@ export function bpeCounter(table: RankTable, pattern: RegExp): (text: string) =>
     return parts;
   };
 
+  /** Tokens of a long piece, bytes[0 .. length], merged slice by slice. */
+  const mergeSliced = (length: number): number => {
+    let tokens = 0;
+    for (let from = 0; from < length; ) {
+      let to = Math.min(length, from + pieceSlice);
+      // Back to the start of a character (UTF-8 continuation bytes are 10xxxxxx): a slice never
+      // ends inside one, which would leave its bytes to merge with nothing they belong with.
+      while (to < length && to > from + 1 && (bytes[to] & 0xc0) === 0x80) to--;
+      tokens += merge(from, to);
+      from = to;
+    }
+    return tokens;
+  };
+
   const pairRank = (part: number, parts: number): number => {
     if (part + 1 >= parts) return unmerged;
     const rank = rankOf(table, bytes, starts[part], starts[part + 2]);
@@ -85,7 +100,7 @@ export function bpeCounter(table: RankTable, pattern: RegExp): (text: string) =>
       const length = encoder.encodeInto(piece, bytes).written;
       if (rankOf(table, bytes, 0, length) >= 0) tokens += 1;
       else if (length <= longPiece) tokens += merge(0, length);
-      else for (let from = 0; from < length; from += pieceSlice) tokens += merge(from, Math.min(length, from + pieceSlice));
+      else tokens += mergeSliced(length);
     }
     if (bytes.length > keptBytes) bytes = new Uint8Array(1024);
     return tokens;

@@ -2,8 +2,7 @@
  * The tokenizer, in a piscina worker thread: counting a 100k-token conversation takes tens of
  * milliseconds, which must never block the event loop. An encoding's table loads on its first use
  * in each worker, so only the encodings in use cost memory; the pool's warm-up loads the default
- * one at start-up. Text is counted segment by segment (long-runs.ts), so a pathological run of one
- * character class costs linear time rather than quadratic.
+ * one at start-up. Any text counts in time linear in its length (bpe-count.ts slices long pieces).
  *
  * The ranks and the pre-tokenizer patterns are gpt-tokenizer's; the counting is ours
  * (bpe-count.ts), over a flat table of the ranks (rank-table.ts) that the build writes to
@@ -21,7 +20,6 @@ import { join } from 'node:path';
 import { collectGarbage } from '../full-gc.ts';
 import { packageRoot } from '../package-root.ts';
 import { bpeCounter } from './bpe-count.ts';
-import { segments } from './long-runs.ts';
 import { openRankTable, rankTableBytes } from './rank-table.ts';
 
 export type Encoding = 'o200k_base' | 'cl100k_base';
@@ -82,9 +80,5 @@ export default async function count(task: CountTask | CollectTask): Promise<numb
     return [];
   }
   const counter = await counterFor(task.encoding);
-  return task.texts.map((text) => {
-    let tokens = 0;
-    for (const segment of segments(text)) tokens += counter(segment);
-    return tokens;
-  });
+  return task.texts.map((text) => counter(text));
 }

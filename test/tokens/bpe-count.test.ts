@@ -66,8 +66,7 @@ t.test("a byte-order mark is counted as tiktoken counts it, where gpt-tokenizer 
 
 t.test(`a piece longer than ${longPiece} bytes is merged in ${pieceSlice}-byte slices, near its exact count`, async (t) => {
   const [o200k] = encodings;
-  // o200k_base's pattern takes punctuation followed by any run of "/" and line breaks as one
-  // piece, which long-runs.ts does not cut (its classes alternate at every character).
+  // o200k_base's pattern takes punctuation followed by any run of "/" and line breaks as one piece.
   const exactSized = '/\n'.repeat(longPiece / 2);
   t.equal(o200k.count(exactSized), o200k.reference(exactSized), `a piece of exactly ${longPiece} bytes is merged whole`);
   const longer = '/\n'.repeat(10_000);
@@ -77,6 +76,15 @@ t.test(`a piece longer than ${longPiece} bytes is merged in ${pieceSlice}-byte s
   const huge = '/\n'.repeat(200_000);
   const counted = o200k.count(huge);
   t.ok(Math.abs(counted - 200_000) <= Math.ceil(huge.length / pieceSlice), `a 400 KB piece: ${counted} tokens for about 200,000`);
+});
+
+t.test('long runs are sliced between characters, never inside one', async (t) => {
+  for (const { name, count, reference } of encodings) {
+    // 2, 3 and 4 bytes a character: a slice of 512 bytes cut anywhere would split characters.
+    for (const run of ['é'.repeat(3_000), '漢'.repeat(3_000), '🎉'.repeat(2_000), 'Ελλάδα'.repeat(500)]) {
+      t.equal(count(run), reference(run), `${name}: ${run.slice(0, 2)}… (${new TextEncoder().encode(run).length} bytes)`);
+    }
+  }
 });
 
 t.test('a rank table finds every token by its bytes and nothing else', async (t) => {
