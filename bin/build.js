@@ -77,13 +77,12 @@ function writeRanks(env) {
   const script = `
     import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
     import { basename, dirname, join } from 'node:path';
-    import { rankTableFromModule, ranksFile } from './dist/core/tokens/token-worker.js';
-    const files = ['o200k_base', 'cl100k_base'].map((encoding) => ranksFile(encoding));
-    mkdirSync(dirname(files[0]), { recursive: true });
-    for (const encoding of ['o200k_base', 'cl100k_base']) writeFileSync(ranksFile(encoding), await rankTableFromModule(encoding));
-    for (const name of readdirSync(dirname(files[0]))) {
-      if (!files.some((file) => basename(file) === name)) rmSync(join(dirname(files[0]), name), { force: true });
-    }`;
+    import { encodings, rankTableFromModule, ranksFile } from './dist/core/tokens/token-worker.js';
+    const dir = dirname(ranksFile(encodings[0]));
+    mkdirSync(dir, { recursive: true });
+    for (const encoding of encodings) writeFileSync(ranksFile(encoding), await rankTableFromModule(encoding));
+    const current = new Set(encodings.map((encoding) => basename(ranksFile(encoding))));
+    for (const name of readdirSync(dir)) if (!current.has(name)) rmSync(join(dir, name), { force: true });`;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, stdio: 'inherit', env });
   if (result.status !== 0) throw new Error(`writing the tokenizer ranks failed (exit ${result.status})`);
 }

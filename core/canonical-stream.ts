@@ -127,13 +127,13 @@ export async function beginStream(provider: string, events: AsyncIterable<Stream
       break;
     }
     // Events are looked at up to the first that decides; the rest of its batch goes by unread.
-    const decided = batch.findIndex((event) => event.type !== 'start' || !options.untilContent);
-    if (decided !== -1 && batch[decided].type === 'error') {
+    const decider = batch.find((event) => event.type !== 'start' || !options.untilContent);
+    if (decider?.type === 'error') {
       await stream.close();
-      throw streamErrorToRouterError(provider, (batch[decided] as Extract<StreamEvent, { type: 'error' }>).error);
+      throw streamErrorToRouterError(provider, decider.error);
     }
     for (const event of batch) held.push(event);
-    if (decided !== -1) break;
+    if (decider) break;
   }
   stream.putBack(held);
   return stream;

@@ -50,30 +50,34 @@ export function rankTableBytes(ranks: ReadonlyArray<string | readonly number[] |
   }
   let slotCount = 1;
   while (slotCount < tokens.length * 2) slotCount *= 2;
-  const words = headerWords + tokens.length + 1 + slotCount;
-  const file = new Uint8Array(words * 4 + byteCount);
-  const header = new Uint32Array(file.buffer, 0, words);
-  header.set([magic, tokens.length, slotCount, byteCount]);
-  const table: RankTable = {
-    offsets: header.subarray(headerWords, headerWords + tokens.length + 1),
-    slots: header.subarray(headerWords + tokens.length + 1),
-    bytes: file.subarray(words * 4),
-    mask: slotCount - 1,
-  };
+  const file = new Uint8Array((headerWords + tokens.length + 1 + slotCount) * 4 + byteCount);
+  new Uint32Array(file.buffer, 0, headerWords).set([magic, tokens.length, slotCount, byteCount]);
+  const table = layout(file, tokens.length, slotCount);
   let at = 0;
   for (let rank = 0; rank < tokens.length; rank++) {
     table.offsets[rank] = at;
     table.bytes.set(tokens[rank], at);
     at += tokens[rank].length;
     if (tokens[rank].length === 0) continue; // an unused rank
+    const slot = slotOf(table, tokens[rank], 0, tokens[rank].length);
     // tiktoken's encodings map tokens and ranks one to one; a table that did not would count differently from gpt-tokenizer.
-    if (rankOf(table, tokens[rank], 0, tokens[rank].length) >= 0) throw new Error(`rank ${rank} repeats an earlier token`);
-    let slot = hashOf(tokens[rank], 0, tokens[rank].length) & table.mask;
-    while (table.slots[slot] !== 0) slot = (slot + 1) & table.mask;
+    if (table.slots[slot] !== 0) throw new Error(`rank ${rank} repeats an earlier token`);
     table.slots[slot] = rank + 1;
   }
   table.offsets[tokens.length] = at;
   return file;
+}
+
+/** The parts of a table file whose header says `count` tokens and `slotCount` slots. */
+function layout(file: Uint8Array, count: number, slotCount: number): RankTable {
+  const words = headerWords + count + 1 + slotCount;
+  const all = new Uint32Array(file.buffer, file.byteOffset, words);
+  return {
+    offsets: all.subarray(headerWords, headerWords + count + 1),
+    slots: all.subarray(headerWords + count + 1),
+    bytes: file.subarray(words * 4),
+    mask: slotCount - 1,
+  };
 }
 
 /**
@@ -90,13 +94,7 @@ export function openRankTable(file: Uint8Array): RankTable {
   if (mark !== magic || aligned.byteLength !== words * 4 + byteCount || slotCount <= count || (slotCount & (slotCount - 1)) !== 0) {
     throw new Error('not a rank table: wrong header or size');
   }
-  const all = new Uint32Array(aligned.buffer, aligned.byteOffset, words);
-  const table = {
-    offsets: all.subarray(headerWords, headerWords + count + 1),
-    slots: all.subarray(headerWords + count + 1),
-    bytes: aligned.subarray(words * 4),
-    mask: slotCount - 1,
-  };
+  const table = layout(aligned, count, slotCount);
   const { offsets, slots } = table;
   if (offsets[0] !== 0 || offsets[count] !== byteCount) throw new Error('not a rank table: offsets do not span the bytes');
   for (let rank = 0; rank < count; rank++) {
@@ -115,17 +113,21 @@ export function openRankTable(file: Uint8Array): RankTable {
 
 /** The rank of the token whose bytes are bytes[start .. end], or -1 when no token has them. */
 export function rankOf(table: RankTable, bytes: Uint8Array, start: number, end: number): number {
+  return table.slots[slotOf(table, bytes, start, end)] - 1;
+}
+
+/** The slot holding the token whose bytes are bytes[start .. end], or the empty slot where it would go. */
+function slotOf(table: RankTable, bytes: Uint8Array, start: number, end: number): number {
   const length = end - start;
   const { offsets, slots, mask } = table;
   const tokens = table.bytes;
   for (let slot = hashOf(bytes, start, end) & mask; ; slot = (slot + 1) & mask) {
     const entry = slots[slot];
-    if (entry === 0) return -1;
-    const rank = entry - 1;
-    const from = offsets[rank];
-    if (offsets[rank + 1] - from !== length) continue;
+    if (entry === 0) return slot;
+    const from = offsets[entry - 1];
+    if (offsets[entry] - from !== length) continue;
     let i = 0;
     while (i < length && tokens[from + i] === bytes[start + i]) i++;
-    if (i === length) return rank;
+    if (i === length) return slot;
   }
 }

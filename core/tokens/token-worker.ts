@@ -22,7 +22,9 @@ import { packageRoot } from '../package-root.ts';
 import { bpeCounter } from './bpe-count.ts';
 import { openRankTable, rankTableBytes } from './rank-table.ts';
 
-export type Encoding = 'o200k_base' | 'cl100k_base';
+/** The encodings the router counts with (the build writes a table for each). */
+export const encodings = ['o200k_base', 'cl100k_base'] as const;
+export type Encoding = (typeof encodings)[number];
 
 export interface CountTask {
   encoding: Encoding;

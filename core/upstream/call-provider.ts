@@ -57,6 +57,11 @@ function readStream(spec: ProviderCallSpec, res: UpstreamResponse): EventStream 
   const scrubbed = (events: StreamEvent[], out: StreamEvent[]) => {
     for (const event of events) out.push(event.type === 'error' ? { type: 'error', error: upstreamStreamError(event.error, spec.http.secrets) } : event);
   };
+  /** The events in a chunk of bytes, or (without one) in what the framing reader still holds at the end. */
+  const decode = (chunk: Buffer | undefined, out: StreamEvent[]) => {
+    if (sse) for (const event of chunk ? sse.push(chunk) : sse.end()) scrubbed(reader.push(event.data, event.event), out);
+    else for (const line of chunk ? lines!.push(chunk) : lines!.end()) scrubbed(reader.push(line), out);
+  };
   return new EventStream(
     async () => {
       if (ended) return undefined;
@@ -64,16 +69,14 @@ function readStream(spec: ProviderCallSpec, res: UpstreamResponse): EventStream 
       try {
         const step = await chunks.next();
         if (!step.done) {
-          if (sse) for (const event of sse.push(step.value)) scrubbed(reader.push(event.data, event.event), out);
-          else for (const line of lines!.push(step.value)) scrubbed(reader.push(line), out);
+          decode(step.value, out);
           return out;
         }
       } catch (err) {
         throw upstreamNetworkError(spec.provider, err, spec.signal);
       }
       ended = true;
-      if (sse) for (const event of sse.end()) scrubbed(reader.push(event.data, event.event), out);
-      else for (const line of lines!.end()) scrubbed(reader.push(line), out);
+      decode(undefined, out);
       scrubbed(reader.end(), out);
       return out;
     },
