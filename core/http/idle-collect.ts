@@ -7,11 +7,17 @@
  *
  * So once no request has been in flight for `server.idle_collect` (10 s by default) after some
  * traffic, the router runs one full collection, which shrinks the young generation and frees the
- * buffers only a collection can free. It costs a few milliseconds of a process with nothing else
+ * buffers only a collection can free, then has the workers do the same, then returns the C heap's
+ * free pages to the system (core/native-heap.ts): the freed buffers were malloc'd, and glibc keeps
+ * them otherwise. It costs a few milliseconds of a process with nothing else
  * to do, once per idle spell; a busy router never pays it. Per request the cost is a counter and a
  * clock read: the timer is never re-armed by traffic, it checks when it fires.
  */
 import { performance } from 'node:perf_hooks';
+import type { Logger } from '../contract.ts';
+import { collectGarbage } from '../full-gc.ts';
+import { trimNativeHeap, trimUnavailableReason } from '../native-heap.ts';
+import type { TokenCounter } from '../tokens/token-counter.ts';
 
 export class IdleCollector {
   #active = 0;
@@ -61,4 +67,17 @@ export class IdleCollector {
     this.#served = 0;
     this.collect();
   }
+}
+
+/** The collection the server runs: the main thread's heap, the token workers', then the C heap. */
+export async function giveBackMemory(tokens: Pick<TokenCounter, 'collect'>, log: Logger): Promise<void> {
+  const started = performance.now();
+  const before = process.memoryUsage.rss();
+  collectGarbage();
+  await tokens.collect();
+  const trimmed = await trimNativeHeap();
+  const mb = (bytes: number) => Math.round(bytes / 1048576);
+  const fields = { rss_before_mb: mb(before), rss_after_mb: mb(process.memoryUsage.rss()), ms: Math.round(performance.now() - started) };
+  if (trimmed) log.debug(fields, 'idle: memory given back');
+  else log.debug({ ...fields, trim: trimUnavailableReason() }, 'idle: heaps collected; the C heap cannot be trimmed on this platform');
 }

@@ -29,8 +29,7 @@ import { writeJson } from './deliver.ts';
 import { runModelCall, type Outcome } from './model-call.ts';
 import { adminState } from './admin-state.ts';
 import { authorizeAdmin, methodsFor, servePluginRoute } from './plugin-routes.ts';
-import { collectGarbage } from '../full-gc.ts';
-import { IdleCollector } from './idle-collect.ts';
+import { giveBackMemory, IdleCollector } from './idle-collect.ts';
 import { readBody } from './read-body.ts';
 import { failureOf, sendError } from './respond.ts';
 
@@ -61,10 +60,7 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
   let shuttingDown = false;
   const idle = new IdleCollector(
     () => supervisor.current.settings.idleCollectAfter,
-    () => {
-      collectGarbage();
-      void supervisor.current.tokens.collect();
-    },
+    () => void giveBackMemory(supervisor.current.tokens, log),
   );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
