@@ -9,14 +9,15 @@
  * traffic, the router runs one full collection, which shrinks the young generation and frees the
  * buffers only a collection can free, then has the workers do the same, then returns the C heap's
  * free pages to the system (core/native-heap.ts): the freed buffers were malloc'd, and glibc keeps
- * them otherwise. It costs a few milliseconds of a process with nothing else
- * to do, once per idle spell; a busy router never pays it. Per request the cost is a counter and a
- * clock read: the timer is never re-armed by traffic, it checks when it fires.
+ * them otherwise. That costs tens of milliseconds of a process with nothing else to do, once per
+ * idle spell; a busy router never pays it. The trim is skipped when a request has arrived during
+ * the collections, since it holds the allocator while it runs. Per request the cost is a counter
+ * and a clock read: the timer is never re-armed by traffic, it checks when it fires.
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../contract.ts';
 import { collectGarbage } from '../full-gc.ts';
-import { trimNativeHeap, trimUnavailableReason } from '../native-heap.ts';
+import { nativeHeap, type HeapTrimmer } from '../native-heap.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 
 export class IdleCollector {
@@ -28,7 +29,7 @@ export class IdleCollector {
 
   /**
    * `afterMs()` is read whenever the timer is armed, so a reload's new setting applies; 0 turns it
-   * off. `collect` gives the memory back (the server's: collectGarbage, then the token workers').
+   * off. `collect` gives the memory back (the server's: `giveBackMemory`).
    */
   constructor(
     readonly afterMs: () => number,
@@ -45,6 +46,11 @@ export class IdleCollector {
     if (--this.#active > 0) return;
     this.#lastEnded = performance.now();
     if (this.#timer === undefined) this.#arm(this.afterMs());
+  }
+
+  /** No request in flight (a collection that awaits something checks this before going on). */
+  get quiet(): boolean {
+    return this.#active === 0;
   }
 
   stop(): void {
@@ -69,15 +75,22 @@ export class IdleCollector {
   }
 }
 
-/** The collection the server runs: the main thread's heap, the token workers', then the C heap. */
-export async function giveBackMemory(tokens: Pick<TokenCounter, 'collect'>, log: Logger): Promise<void> {
+/**
+ * The collection the server runs: the main thread's heap, the token workers', then the C heap,
+ * unless `quiet()` says a request arrived meanwhile. Never throws.
+ */
+export async function giveBackMemory(tokens: Pick<TokenCounter, 'collect'>, log: Logger, quiet: () => boolean, heap: HeapTrimmer = nativeHeap): Promise<void> {
   const started = performance.now();
   const before = process.memoryUsage.rss();
-  collectGarbage();
-  await tokens.collect();
-  const trimmed = await trimNativeHeap();
+  try {
+    collectGarbage();
+    await tokens.collect();
+  } catch (err) {
+    log.debug({ err }, 'idle: a collection failed');
+  }
   const mb = (bytes: number) => Math.round(bytes / 1048576);
-  const fields = { rss_before_mb: mb(before), rss_after_mb: mb(process.memoryUsage.rss()), ms: Math.round(performance.now() - started) };
-  if (trimmed) log.debug(fields, 'idle: memory given back');
-  else log.debug({ ...fields, trim: trimUnavailableReason() }, 'idle: heaps collected; the C heap cannot be trimmed on this platform');
+  const fields = () => ({ rssBeforeMb: mb(before), rssAfterMb: mb(process.memoryUsage.rss()), ms: Math.round(performance.now() - started) });
+  if (!quiet()) return log.debug(fields(), 'idle: heaps collected; the C heap not trimmed, a request arrived');
+  if (await heap.trim()) log.debug(fields(), 'idle: memory given back');
+  else log.debug({ ...fields(), trim: heap.reason() }, 'idle: heaps collected; the C heap could not be trimmed');
 }

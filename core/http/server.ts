@@ -60,7 +60,7 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
   let shuttingDown = false;
   const idle = new IdleCollector(
     () => supervisor.current.settings.idleCollectAfter,
-    () => void giveBackMemory(supervisor.current.tokens, log),
+    () => void giveBackMemory(supervisor.current.tokens, log, () => idle.quiet),
   );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
