@@ -13,9 +13,13 @@
  * trimming reports why and the router carries on without it.
  */
 
-/** The part of koffi used here. */
+/** The part of koffi used here: a C function called on a libuv thread. */
 interface Koffi {
-  load(path: string): { func(signature: string): { async(pad: number, done: (err: unknown, result: number) => void): void } };
+  load(path: string): { func(signature: string): NativeTrim };
+}
+
+interface NativeTrim {
+  async(pad: number, done: (err: unknown, result: number) => void): void;
 }
 
 export interface HeapTrimmer {
@@ -31,16 +35,15 @@ export interface HeapTrimmer {
 
 /** `importKoffi` is a seam for tests; koffi is loaded once, at the first trim, and never again if that fails. */
 export function heapTrimmer(importKoffi: () => Promise<Koffi> = importOptional, platform: string = process.platform): HeapTrimmer {
-  let loading: Promise<Trim | undefined> | undefined;
+  let loading: Promise<NativeTrim | undefined> | undefined;
   let reason: string | undefined;
-  const load = async (): Promise<Trim | undefined> => {
+  const load = async (): Promise<NativeTrim | undefined> => {
     if (platform !== 'linux') {
       reason = `malloc_trim is glibc's; this is ${platform}`;
       return undefined;
     }
     try {
-      const call = (await importKoffi()).load('libc.so.6').func('int malloc_trim(size_t pad)');
-      return (pad, done) => call.async(pad, done);
+      return (await importKoffi()).load('libc.so.6').func('int malloc_trim(size_t pad)');
     } catch (err) {
       // No koffi, no libc.so.6, or (musl) no malloc_trim in it: trimming stays off.
       reason = `cannot call glibc's malloc_trim: ${(err as Error).message}`;
@@ -58,7 +61,7 @@ export function heapTrimmer(importKoffi: () => Promise<Koffi> = importOptional, 
         };
         try {
           // koffi throws at once when its queue of asynchronous calls is full.
-          trim(0, (err) => {
+          trim.async(0, (err) => {
             if (err) return failed(err);
             reason = undefined;
             resolve(true);
@@ -71,8 +74,6 @@ export function heapTrimmer(importKoffi: () => Promise<Koffi> = importOptional, 
     reason: () => reason,
   };
 }
-
-type Trim = (pad: number, done: (err: unknown, result: number) => void) => void;
 
 /** The package name is not a literal, so that building and type-checking work without the optional package. */
 const koffiPackage: string = 'koffi';

@@ -5,9 +5,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
-import { createLogger } from '../../core/logger.ts';
 import { startRouter, type RunningRouter } from '../../core/router.ts';
+import { captureLogs } from './logs.ts';
 
 export interface TestRouter {
   router: RunningRouter;
@@ -32,22 +31,13 @@ export async function startTestRouter(t: Teardown, yaml: string, options: { watc
     writeFileSync(join(dir, name), text);
   }
   writeFileSync(file, yaml);
-  const logs: Array<Record<string, any>> = [];
-  let raw = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      raw += chunk.toString();
-      for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const log = createLogger({ level: 'debug', format: 'json', destination: sink });
+  const { log, lines: logs, text: logText } = captureLogs();
   const router = await startRouter({ configFile: file, port: 0, watch: options.watch ?? false, logger: log, env: { ...process.env, ...options.env } });
   t.teardown(async () => {
     await router.close(2000);
     rmSync(dir, { recursive: true, force: true });
   });
-  return { router, url: router.url, dir, file, logs, logText: () => raw, writeConfig: (text) => writeFileSync(file, text) };
+  return { router, url: router.url, dir, file, logs, logText, writeConfig: (text) => writeFileSync(file, text) };
 }
 
 /**

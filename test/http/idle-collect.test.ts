@@ -5,9 +5,8 @@ import { request } from 'undici';
 import { collectGarbage } from '../../core/full-gc.ts';
 import { heapTrimmer, nativeHeap, type HeapTrimmer } from '../../core/native-heap.ts';
 import { giveBackMemory } from '../../core/http/idle-collect.ts';
-import { createLogger } from '../../core/logger.ts';
+import { captureLogs } from '../helpers/logs.ts';
 import { IdleCollector } from '../../core/http/idle-collect.ts';
-import { Writable } from 'node:stream';
 import { mockConfig, startTestRouter } from '../helpers/router.ts';
 
 // On Linux with glibc, CI has koffi (an optional dependency npm ci installs): the trim must work there.
@@ -170,14 +169,7 @@ t.test('where malloc_trim cannot be called, trimming says why and never throws',
 });
 
 t.test('the C heap is left alone when a request arrived during the collections', async (t) => {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const text of chunk.toString().split('\n')) if (text.trim()) lines.push(JSON.parse(text));
-      done();
-    },
-  });
-  const log = createLogger({ level: 'debug', format: 'json', destination: sink });
+  const { log, lines } = captureLogs();
   let trims = 0;
   const heap: HeapTrimmer = { trim: async () => (trims++, true), reason: () => undefined };
   const tokens = { collect: async () => {} };
