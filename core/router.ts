@@ -90,8 +90,7 @@ export async function startRouter(options: StartOptions): Promise<RunningRouter>
     return result;
   };
   if (options.watch ?? first.config.watch) {
-    watcher = await watchConfig(supervisor.configFile, (file) => void reload(`file changed: ${file}`), log);
-    watcher.track(generation.files);
+    watcher = await watchConfig(supervisor.configFile, generation.files, (file) => void reload(`file changed: ${file}`), log);
   }
 
   let closing: Promise<void> | undefined;

@@ -13,10 +13,14 @@ export interface ConfigWatcher {
   close(): Promise<void>;
 }
 
-/** Resolves once the watcher is ready, so an edit made right after start-up is not missed. */
-export async function watchConfig(configFile: string, onChange: (file: string) => void, log: Logger, debounceMs = 150): Promise<ConfigWatcher> {
-  let watched = new Set([configFile]);
-  const watcher: FSWatcher = watch([configFile], { ignoreInitial: true, atomic: true, awaitWriteFinish: false });
+/**
+ * Resolves once the watcher is ready on router.yaml and on `files` (the first generation's local
+ * plugins), so an edit made right after start-up is not missed. (Files added later by `track` are
+ * watched a moment after the reload that added them: chokidar reports no readiness for them.)
+ */
+export async function watchConfig(configFile: string, files: readonly string[], onChange: (file: string) => void, log: Logger, debounceMs = 150): Promise<ConfigWatcher> {
+  let watched = new Set([configFile, ...files]);
+  const watcher: FSWatcher = watch([...watched], { ignoreInitial: true, atomic: true, awaitWriteFinish: false });
   let timer: NodeJS.Timeout | undefined;
   let changed = configFile;
   const fire = (file: string) => {

@@ -114,12 +114,16 @@ t.test('editing a local plugin file reloads it', async (t) => {
 };\n`;
   const yaml = 'providers:\n  mock:\n    use: mock\n    models: [m]\npipeline:\n  - use: ./stamp.ts\n  - use: router\n    with: { default: mock/m }\n';
   const r = await startTestRouter(t, yaml, { watch: true, files: { 'stamp.ts': plugin('one') } });
-  const stamp = async () => {
-    const res = await request(`${r.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hi' }] }) });
+  const stamp = async (url = r.url) => {
+    const res = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hi' }] }) });
     await res.body.dump();
     return res.headers['x-stamp'];
   };
   t.equal(await stamp(), 'one');
   writeFileSync(join(r.dir, 'stamp.ts'), plugin('two'));
   await waitFor(async () => (await stamp()) === 'two', 5000, 'the edited plugin');
+  // Edited the moment the router is up: the plugin files are watched before it says it is ready.
+  const early = await startTestRouter(t, yaml, { watch: true, files: { 'stamp.ts': plugin('one') } });
+  writeFileSync(join(early.dir, 'stamp.ts'), plugin('three'));
+  await waitFor(async () => (await stamp(early.url)) === 'three', 5000, 'the plugin edited right after start-up');
 });
