@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import fc from 'fast-check';
+import { pino, type Logger } from 'pino';
+import t from 'tap';
+import { createLogger, redactPaths } from '../../core/logger.ts';
+
+/** A logger writing into an array of parsed lines, without their time. */
+function capture(make: (sink: Writable) => Logger): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        const { time: _time, ...rest } = JSON.parse(line) as Record<string, unknown>;
+        lines.push(rest);
+      }
+      done();
+    },
+  });
+  return { log: make(sink), lines };
+}
+
+const ours = () => capture((sink) => createLogger({ level: 'debug', format: 'json', destination: sink }));
+/** What pino's own `redact` option writes for the same paths: the behaviour ours must keep. */
+const pinos = () => capture((sink) => pino({ level: 'debug', base: undefined, redact: { paths: redactPaths, censor: '[redacted]' } }, sink));
+
+/** Objects made of the names the paths use, and others, nested a few levels. */
+const names = fc.constantFrom('headers', 'req', 'body', 'authorization', 'x-api-key', 'api_key', 'apiKey', 'keys', 'admin_key', 'name', 'usage', 'constructor');
+const leaf = fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean(), fc.constant(null));
+const { node } = fc.letrec((tie) => ({
+  node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('object'), fc.array(tie('node'), { maxLength: 3 })),
+  object: fc.dictionary(names, tie('node'), { maxKeys: 5 }),
+}));
+const line = fc.dictionary(names, node, { maxKeys: 6 });
+
+t.test('every line is censored exactly as pino`s redact option would censor it, and the caller`s object is left alone', async (t) => {
+  fc.assert(
+    fc.property(line, (object) => {
+      const before = JSON.stringify(object);
+      const a = ours();
+      const b = pinos();
+      a.log.info(object, 'line');
+      b.log.info(structuredClone(object), 'line');
+      assert.deepEqual(a.lines, b.lines);
+      assert.equal(JSON.stringify(object), before);
+    }),
+    { numRuns: 500 },
+  );
+  t.pass();
+});
+
+t.test('secrets are censored in child bindings, interpolated objects and errors, as pino would', async (t) => {
+  const secret = 'sk-live-0123456789';
+  const write = (log: Logger) => {
+    log.child({ provider: { api_key: secret, name: 'a' } }).child({ plugin: 'p' }).info('bound');
+    log.error({ err: Object.assign(new Error('upstream failed'), { api_key: secret }), headers: { authorization: `Bearer ${secret}`, accept: '*/*' } }, 'failed');
+    log.error(Object.assign(new Error('thrown'), { keys: [secret] }));
+    log.info({ req: { headers: { 'x-api-key': secret, host: 'h' } }, body: { api_key: secret, model: 'm' } }, 'request');
+  };
+  const a = ours();
+  const b = pinos();
+  write(a.log);
+  write(b.log);
+  // Stacks differ by the line they were made on; everything else must match.
+  const unstacked = (lines: Array<Record<string, unknown>>) => JSON.parse(JSON.stringify(lines).replace(/"stack":"(?:[^"\\]|\\.)*"/g, '"stack":"…"'));
+  t.same(unstacked(a.lines), unstacked(b.lines));
+  t.notMatch(JSON.stringify(a.lines), secret, 'no secret anywhere');
+  t.same(a.lines[0], { level: 30, provider: { api_key: '[redacted]', name: 'a' }, plugin: 'p', msg: 'bound' });
+  t.match(a.lines[1], { err: { type: 'Error', message: 'upstream failed', api_key: '[redacted]', stack: /upstream failed/ }, headers: { authorization: '[redacted]', accept: '*/*' } });
+  t.match(a.lines[2], { err: { message: 'thrown', keys: '[redacted]' }, msg: 'thrown' });
+});
+
+t.test('objects interpolated into a message are censored as a field would be (pino`s option leaves them)', async (t) => {
+  const { log, lines } = ours();
+  log.info('options %j', { admin_key: 'sk-secret-1', keep: 1 });
+  log.info({ request: 1 }, 'with %o and %s', { apiKey: 'sk-secret-2', headers: { authorization: 'Bearer x' } }, 'text');
+  t.equal(lines[0].msg, 'options {"admin_key":"[redacted]","keep":1}');
+  t.equal(lines[1].msg, 'with {"apiKey":"[redacted]","headers":{"authorization":"Bearer x"}} and text');
+  t.equal(lines[1].request, 1);
+});
+
+t.test('a field named __proto__ is censored and kept like any other', async (t) => {
+  const { log, lines } = ours();
+  log.info({ options: JSON.parse('{"__proto__":"kept","api_key":"sk-secret-value"}') }, 'nested');
+  log.info(JSON.parse('{"__proto__":{"api_key":"sk-secret-value","name":"a"}}') as Record<string, unknown>, 'top');
+  t.equal(JSON.stringify(lines[0]), '{"level":30,"options":{"__proto__":"kept","api_key":"[redacted]"},"msg":"nested"}');
+  t.equal(JSON.stringify(lines[1]), '{"level":30,"__proto__":{"api_key":"[redacted]","name":"a"},"msg":"top"}');
+});
