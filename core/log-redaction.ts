@@ -32,14 +32,14 @@ export function redactor(paths: readonly string[], censor: string): Redact {
     for (let i = 0; i < segments.length; i++) {
       if (i === segments.length - 1) {
         at.ends = true;
-        step(at, segments[i], null);
+        setChild(at, segments[i], null);
         break;
       }
-      let next = step(at, segments[i]);
+      let next = childOf(at, segments[i]);
       // A shorter path that censors the whole value leaves nothing below it to do.
       if (next === null) break;
-      next ??= step(at, segments[i], level());
-      at = next as Level;
+      if (next === undefined) setChild(at, segments[i], (next = level()));
+      at = next;
     }
   }
   const top = [root];
@@ -50,13 +50,13 @@ function level(): Level {
   return { named: new Map(), any: undefined, ends: false };
 }
 
-/** Where `segment` leads from `at`; with `to`, sets that first. */
-function step(at: Level, segment: string, to?: Level | null): Level | null | undefined {
-  if (to !== undefined) {
-    if (segment === '*') at.any = to;
-    else at.named.set(segment, to);
-  }
+function childOf(at: Level, segment: string): Level | null | undefined {
   return segment === '*' ? at.any : at.named.get(segment);
+}
+
+function setChild(at: Level, segment: string, to: Level | null): void {
+  if (segment === '*') at.any = to;
+  else at.named.set(segment, to);
 }
 
 /**
@@ -91,20 +91,43 @@ function visit(object: Record<string, unknown>, key: string, levels: readonly Le
   let censored = false;
   let below: Level[] | undefined;
   for (const at of levels) {
-    for (const next of [at.named.get(key), key === '*' ? undefined : at.any]) {
-      if (next === null) censored = true;
-      else if (next !== undefined) (below ??= []).push(next);
-    }
+    // The key's own path, and the `*` path (which a key literally named `*` takes too).
+    const named = at.named.get(key);
+    if (named === null) censored = true;
+    else if (named !== undefined) (below ??= []).push(named);
+    if (at.any === null) censored = true;
+    else if (at.any !== undefined) (below ??= []).push(at.any);
   }
   let next: unknown;
   if (censored) next = censor;
   else if (below === undefined) return copy;
   else next = censorAt(current, below, censor);
   if (next === current) return copy;
-  copy ??= (Array.isArray(object) ? object.slice() : { ...object }) as Record<string, unknown>;
+  copy ??= copyOf(object);
   // An own `__proto__` (JSON.parse makes them) is a field like any other, not the prototype.
   Object.defineProperty(copy, key, { value: next, writable: true, enumerable: true, configurable: true });
   return copy;
+}
+
+/**
+ * A shallow copy that serializes as the original would: an instance keeps its prototype (a class's
+ * `toJSON`, an Error's type for pino's error serializer), a Date its time, an Error its message
+ * and stack. Copied properties are made configurable, so a frozen object's copy can be censored.
+ * Other built-ins (Map, Buffer …) hold their data where a copy cannot reach: they become plain.
+ */
+function copyOf(object: Record<string, unknown>): Record<string, unknown> {
+  if (Array.isArray(object)) return object.slice() as unknown as Record<string, unknown>;
+  const kind = Object.prototype.toString.call(object);
+  let copy: object;
+  if (object instanceof Date) copy = new Date(object.getTime());
+  else if (kind === '[object Object]' || kind === '[object Error]') copy = Object.create(Object.getPrototypeOf(object) as object | null) as object;
+  else return { ...object };
+  const descriptors = Object.getOwnPropertyDescriptors(object);
+  for (const descriptor of Object.values(descriptors)) {
+    descriptor.configurable = true;
+    if ('value' in descriptor) descriptor.writable = true;
+  }
+  return Object.defineProperties(copy, descriptors) as Record<string, unknown>;
 }
 
 function splitPath(path: string): string[] {
