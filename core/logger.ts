@@ -3,6 +3,7 @@
  * CLI's own messages), readable colour output instead when stderr is a terminal. Known secret
  * fields are redacted wherever they appear; request bodies are only logged when router.yaml asks.
  */
+import { types } from 'node:util';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -29,10 +30,10 @@ export const redactPaths = [
  * pino's redaction, with its costly case skipped when it cannot change anything. With a path that
  * starts with `*` (`*.api_key`), pino runs a redactor over every top-level value of every line,
  * copying and re-parsing its paths each time: 5–8 µs and ~13 KB of garbage per request line, more
- * than the rest of the line costs. A value can only be censored by those paths if it has one of
- * their fields, which `in` answers in nanoseconds; every other value is written as pino would
- * write it uncensored. Everything else (child bindings, serializers, interpolated objects, the
- * paths that name a field) stays pino's own redaction, untouched.
+ * than the rest of the line costs. A primitive, or a plain object holding none of those paths'
+ * fields, is written directly (what a request line holds): for these, pino's copy would write the
+ * same text. Every other value, and everything else (child bindings' other paths, serializers,
+ * interpolated objects, the paths that name a field), goes through pino's own redaction.
  */
 function skipNeedlessRedaction(logger: Logger): Logger {
   const { stringifiersSym, wildcardFirstSym } = pino.symbols as typeof pino.symbols & { wildcardFirstSym?: symbol };
@@ -41,7 +42,7 @@ function skipNeedlessRedaction(logger: Logger): Logger {
   // Another pino: its own redaction, all of it.
   if (!stringifiers || !wildcardFirstSym || typeof redactAny !== 'function') return logger;
   stringifiers[wildcardFirstSym] = (value: unknown) => {
-    if (!mayHoldWildcardField(value)) {
+    if (writesAsItIs(value)) {
       try {
         const text = JSON.stringify(value);
         if (text !== undefined) return text;
@@ -57,11 +58,19 @@ function skipNeedlessRedaction(logger: Logger): Logger {
 /** The first field of each `*.` path: `api_key`, `apiKey`, `keys`, `admin_key`. */
 const wildcardFields = redactPaths.filter((path) => path.startsWith('*.')).map((path) => path.slice(2).split(/[.[]/)[0]);
 
-/** Whether a `*.` path could reach into the value (`in`, as pino's redactor looks: an array has `keys`). */
-function mayHoldWildcardField(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  for (const field of wildcardFields) if (field in value) return true;
-  return false;
+/**
+ * Whether pino's redactor would write the value exactly as JSON.stringify does: a primitive, or a
+ * plain object that no `*.` path reaches into (checked with `in`, as the redactor looks). Anything
+ * else can serialize differently once copied, as pino's redactor copies it: a class instance or a
+ * URL (their toJSON), a boxed primitive, a Proxy, an own `__proto__` field (the copy drops it).
+ */
+function writesAsItIs(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (types.isProxy(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if ((proto !== Object.prototype && proto !== null) || Object.prototype.hasOwnProperty.call(value, '__proto__') || 'toJSON' in value) return false;
+  for (const field of wildcardFields) if (field in value) return false;
+  return true;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
