@@ -24,6 +24,8 @@ export interface BenchReport {
   date: string;
   quick: boolean;
   durationMs: number;
+  /** The router's `log.level`: at `info` (router.yaml's default) each request also writes a line. */
+  logLevel: string;
   machine: { cpus: number; model: string; memoryGb: number; node: string };
   /**
    * RSS before any traffic, a second after the warm-up traffic, idle after every case (read
@@ -87,7 +89,7 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
 
 export function renderMarkdown(report: BenchReport): string {
   const lines = [
-    `Run ${report.date.slice(0, 16).replace('T', ' ')} UTC${report.quick ? ' (quick mode: too short to quote)' : ''}, ${report.durationMs / 1000} s per measurement after warm-up${(report.measurements[0]?.rounds ?? 1) > 1 ? `, each the median of ${report.measurements[0].rounds} rounds (direct, bare proxy and router in turn)` : ''}, on ${report.machine.cpus} × ${report.machine.model}, ${report.machine.memoryGb} GB, Node ${report.machine.node}. Mock upstream, bare proxy, router and load generator are separate processes on one machine.`,
+    `Run ${report.date.slice(0, 16).replace('T', ' ')} UTC${report.quick ? ' (quick mode: too short to quote)' : ''}, ${report.durationMs / 1000} s per measurement after warm-up${(report.measurements[0]?.rounds ?? 1) > 1 ? `, each the median of ${report.measurements[0].rounds} rounds (direct, bare proxy and router in turn)` : ''}, on ${report.machine.cpus} × ${report.machine.model}, ${report.machine.memoryGb} GB, Node ${report.machine.node}. Mock upstream, bare proxy, router and load generator are separate processes on one machine. The router logs at level ${report.logLevel}${report.logLevel === 'info' || report.logLevel === 'debug' || report.logLevel === 'trace' ? ' (a line per request)' : ' (no line per request)'}.`,
     '',
     '| case | conn | direct req/s | router req/s | router/direct | bare proxy/direct | latency p50 direct → router (ms) | latency p99 (ms) | TTFB p50 (ms) | TTFB p99 (ms) | errors | CPU ms/req router (bare proxy) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -32,11 +32,13 @@ async function runNode(...args: string[]): Promise<{ code: number | null; stdout
 
 t.test('`router-kernel bench --quick` measures every case directly, through a bare proxy and through the router', async (t) => {
   const out = testDir(t);
-  const { code, stdout, stderr } = await runNode(bin, 'bench', '--quick', '--out', out);
+  // At the router's default log level (a line per request), so the harness copes with its output.
+  const { code, stdout, stderr } = await runNode(bin, 'bench', '--quick', '--log-level', 'info', '--out', out);
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`);
 
   const report = JSON.parse(readFileSync(join(out, 'quick.json'), 'utf8')) as BenchReport;
   t.equal(report.quick, true);
+  t.equal(report.logLevel, 'info');
   t.ok(report.machine.cpus > 0 && report.machine.node.startsWith('v'), 'the machine is recorded');
   t.ok(report.memory.startRssMb > 0 && report.memory.afterWarmUpRssMb > 0 && report.memory.idleRssMb > 0 && report.memory.peakRssMb >= report.memory.idleRssMb, 'start, after warm-up, idle and peak memory are recorded');
 
@@ -61,6 +63,7 @@ t.test('`router-kernel bench --quick` measures every case directly, through a ba
   t.equal(stdout, markdown, 'the table is printed as well as written');
   for (const c of benchCases) t.match(markdown, c.title, `the table has a row for ${c.id}`);
   t.match(markdown, /quick mode: too short to quote/);
+  t.match(markdown, /The router logs at level info \(a line per request\)/);
   for (const check of checkTargets(report)) t.match(markdown, check.target, 'every target is reported');
 });
 
@@ -76,6 +79,9 @@ t.test('a mistyped option or case id gets the usage and exit code 2, before anyt
   t.equal(unknownCase.code, 2);
   t.match(unknownCase.out, /no case named stream-translaton/);
   t.notMatch(unknownCase.out, /req\/s/, 'nothing was measured');
+  const level = await run('--quick', '--log-level', 'verbose');
+  t.equal(level.code, 2);
+  t.match(level.out, /--log-level must be one of fatal, error, warn, info, debug, trace, silent/);
   const help = await run('--help');
   t.equal(help.code, 0);
   t.match(help.out, /claude-code-growing/, 'the usage lists the case ids');
@@ -91,6 +97,7 @@ t.test('--write-docs replaces only what sits between the markers of docs/perform
     date: '2026-11-23T12:00:00.000Z',
     quick: false,
     durationMs: 5000,
+    logLevel: 'warn',
     machine: { cpus: 2, model: 'test cpu', memoryGb: 24, node: 'v20.0.0' },
     memory: { startRssMb: 80, afterWarmUpRssMb: 130, idleRssMb: 90, idleAfterS: 21, peakRssMb: 150 },
     measurements: [],
@@ -100,6 +107,7 @@ t.test('--write-docs replaces only what sits between the markers of docs/perform
   t.match(doc, /^# Performance\n\nintro\n\n/);
   t.notMatch(doc, /old table/);
   t.match(doc, /2 × test cpu, 24 GB, Node v20\.0\.0/);
+  t.match(doc, /The router logs at level warn \(no line per request\)/);
   t.match(doc, /idle RSS ≤ 120 MB, at start \| 80 MB \| – \| yes/);
   t.match(doc, /idle RSS ≤ 120 MB, after every case \| 90 MB \(21 s after the last request\) \| – \| yes/);
   t.match(doc, /80 MB at start, 130 MB a second after the warm-up traffic, 90 MB idle after every case/);
