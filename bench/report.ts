@@ -3,6 +3,7 @@
  * kept current (between its markers).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { pino } from 'pino';
 import type { LoadResult } from './load.ts';
 
 export interface Measurement {
@@ -87,9 +88,14 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   return checks;
 }
 
+/** Whether the router writes its per-request line (at `info`) at this level; `silent` has no number. */
+function logsRequests(level: string): boolean {
+  return (pino.levels.values[level] ?? Infinity) <= pino.levels.values.info;
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const lines = [
-    `Run ${report.date.slice(0, 16).replace('T', ' ')} UTC${report.quick ? ' (quick mode: too short to quote)' : ''}, ${report.durationMs / 1000} s per measurement after warm-up${(report.measurements[0]?.rounds ?? 1) > 1 ? `, each the median of ${report.measurements[0].rounds} rounds (direct, bare proxy and router in turn)` : ''}, on ${report.machine.cpus} × ${report.machine.model}, ${report.machine.memoryGb} GB, Node ${report.machine.node}. Mock upstream, bare proxy, router and load generator are separate processes on one machine. The router logs at level ${report.logLevel}${report.logLevel === 'info' || report.logLevel === 'debug' || report.logLevel === 'trace' ? ' (a line per request)' : ' (no line per request)'}.`,
+    `Run ${report.date.slice(0, 16).replace('T', ' ')} UTC${report.quick ? ' (quick mode: too short to quote)' : ''}, ${report.durationMs / 1000} s per measurement after warm-up${(report.measurements[0]?.rounds ?? 1) > 1 ? `, each the median of ${report.measurements[0].rounds} rounds (direct, bare proxy and router in turn)` : ''}, on ${report.machine.cpus} × ${report.machine.model}, ${report.machine.memoryGb} GB, Node ${report.machine.node}. Mock upstream, bare proxy, router and load generator are separate processes on one machine. The router logs at level ${report.logLevel}${logsRequests(report.logLevel) ? ' (a line per request)' : ' (no line per request)'}.`,
     '',
     '| case | conn | direct req/s | router req/s | router/direct | bare proxy/direct | latency p50 direct → router (ms) | latency p99 (ms) | TTFB p50 (ms) | TTFB p99 (ms) | errors | CPU ms/req router (bare proxy) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -17,6 +17,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { logLevels } from '../core/config/schema.ts';
 import { benchCases, directBody, pathOf, providerDialect, routed, type BenchCase } from './cases.ts';
 import type { LoadResult } from './load.ts';
 import { cpuMs, memoryMb } from './proc-stats.ts';
@@ -36,9 +37,6 @@ const benchOptions = {
   'log-level': { type: 'string', default: 'warn' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
-
-/** The router's `log.level` values (router.yaml's schema). */
-const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const usage = `usage: router-kernel bench [--quick] [--cases ID,ID] [--duration SECONDS] [--rounds N] [--log-level LEVEL] [--out DIR] [--no-floor] [--write-docs]
   (npm run bench -- the same options). Case ids: ${benchCases.map((c) => c.id).join(', ')}.
@@ -71,7 +69,7 @@ export async function runBench(argv: string[]): Promise<number> {
     return 2;
   }
   const logLevel = values['log-level'];
-  if (!logLevels.includes(logLevel)) {
+  if (!(logLevels as readonly string[]).includes(logLevel)) {
     process.stderr.write(`router-kernel bench: --log-level must be one of ${logLevels.join(', ')}\n${usage}\n`);
     return 2;
   }

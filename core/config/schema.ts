@@ -8,6 +8,9 @@ import type { JsonSchema } from '../contract.ts';
 const duration = { type: ['integer', 'string'], format: 'duration', minimum: 0 };
 const bytes = { type: ['integer', 'string'], format: 'bytes', minimum: 0 };
 
+/** `log.level`'s values. */
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 export const routerConfigSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -37,7 +40,7 @@ export const routerConfigSchema: JsonSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+        level: { enum: [...logLevels], default: 'info' },
         format: { enum: ['auto', 'json', 'pretty'], default: 'auto' },
         bodies: { type: 'boolean', default: false },
       },

@@ -1,5 +1,6 @@
 /**
- * A debug-level JSON logger whose lines are kept, parsed, for a test to look at.
+ * A debug-level JSON logger whose lines are kept, parsed, for a test to look at; `make` builds
+ * another logger on the same sink (a test comparing ours with plain pino's).
  *
  *   const { log, lines } = captureLogs();
  *   ...
@@ -16,7 +17,7 @@ export interface CapturedLogs {
   text(): string;
 }
 
-export function captureLogs(): CapturedLogs {
+export function captureLogs(make: (sink: Writable) => Logger = (sink) => createLogger({ level: 'debug', format: 'json', destination: sink })): CapturedLogs {
   const lines: Array<Record<string, any>> = [];
   let raw = '';
   const sink = new Writable({
@@ -26,5 +27,5 @@ export function captureLogs(): CapturedLogs {
       done();
     },
   });
-  return { log: createLogger({ level: 'debug', format: 'json', destination: sink }), lines, text: () => raw };
+  return { log: make(sink), lines, text: () => raw };
 }
