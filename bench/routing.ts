@@ -100,6 +100,8 @@ function rawRequest(body: Buffer, object: RawJsonObject): RawRequest {
     query: new URLSearchParams('beta=true'),
     headers: { 'content-type': 'application/json' },
     body,
+    size: body.length,
+    read: (use) => use(body),
     get json() {
       return (json ??= object.parse());
     },

@@ -27,6 +27,7 @@ export const routerConfigSchema: JsonSchema = {
         drain_timeout: { ...duration, default: '5m' },
         keep_alive_timeout: { ...duration, default: '65s' },
         idle_collect: { ...duration, default: '10s' },
+        reuse_body_memory: { type: 'boolean', default: true },
         auth: {
           type: 'object',
           additionalProperties: false,
@@ -124,6 +125,7 @@ export interface RouterConfig {
     drain_timeout: number | string;
     keep_alive_timeout: number | string;
     idle_collect: number | string;
+    reuse_body_memory: boolean;
     auth?: { keys?: string[] };
     admin_key?: string;
   };

@@ -43,6 +43,8 @@ export interface ServerSettings {
   keepAliveTimeout: number;
   /** Milliseconds without a request before a full garbage collection returns memory; 0: never. */
   idleCollectAfter: number;
+  /** Large request bodies joined into memory reused from earlier ones (core/body-memory.ts). */
+  reuseBodyMemory: boolean;
   authKeys: string[];
   adminKey: string | undefined;
   logBodies: boolean;
@@ -58,6 +60,7 @@ export function serverSettings(loaded: LoadedConfig): ServerSettings {
     drainTimeout: parseDuration(server.drain_timeout),
     keepAliveTimeout: parseDuration(server.keep_alive_timeout),
     idleCollectAfter: parseDuration(server.idle_collect),
+    reuseBodyMemory: server.reuse_body_memory,
     authKeys: server.auth?.keys ?? [],
     adminKey: server.admin_key,
     logBodies: log.bodies,

@@ -16,6 +16,7 @@ import { routerError, type RouterError } from '../errors.ts';
 import type { Generation } from '../generation/generation.ts';
 import { providerFailure } from '../generation/terminal.ts';
 import { KernelContext } from './context.ts';
+import type { BodyLease } from '../body-memory.ts';
 import { deliver } from './deliver.ts';
 import { failureOf, sendError } from './respond.ts';
 
@@ -42,6 +43,8 @@ export interface ModelCall {
   startedAt: number;
   signal: AbortSignal;
   body: RawJsonObject;
+  /** The body's hold on pooled memory, if it is in some (core/body-memory.ts). */
+  lease: BodyLease | undefined;
   /** The body's `model` and `stream`, read without parsing the rest. */
   model: string;
   stream: boolean;
@@ -49,7 +52,7 @@ export interface ModelCall {
 
 export async function runModelCall(generation: Generation, req: IncomingMessage, res: ServerResponse, call: ModelCall, log: Logger): Promise<Outcome> {
   const { id, codec } = call;
-  const raw = new RawRequestView(call.method, call.path, call.url, req.headers, call.body);
+  const raw = new RawRequestView(call.method, call.path, call.url, req.headers, call.body, call.lease);
   const endpoint = codec.dialect === 'anthropic' ? 'messages' : 'chat.completions';
   const parse = (): CanonicalRequest => {
     const request = codec.parseRequest(raw.json);
@@ -92,18 +95,29 @@ export async function runModelCall(generation: Generation, req: IncomingMessage,
 class RawRequestView implements RawRequest {
   #query: URLSearchParams | undefined;
   #json: Json | undefined;
+  #copy: Buffer | undefined;
   constructor(
     readonly method: string,
     readonly path: string,
     private readonly url: string,
     readonly headers: IncomingMessage['headers'],
     private readonly object: RawJsonObject,
+    private readonly lease: BodyLease | undefined,
   ) {}
+  /** A pooled body is copied for whoever takes it: the copy is theirs, the pooled memory is lent. */
   get body(): Buffer {
-    return this.object.bytes;
+    if (!this.lease) return this.object.bytes;
+    this.#copy ??= Buffer.from(this.#live().bytes);
+    return this.#copy;
+  }
+  get size(): number {
+    return this.object.bytes.length;
+  }
+  read<T>(use: (bytes: Buffer) => T): T {
+    return use(this.#live().bytes);
   }
   get json(): Json {
-    this.#json ??= this.object.parse();
+    this.#json ??= this.#live().parse();
     return this.#json;
   }
   get query(): URLSearchParams {
@@ -111,13 +125,18 @@ class RawRequestView implements RawRequest {
     return this.#query;
   }
   field(name: string): unknown {
-    return this.#json ? this.#json[name] : this.object.field(name);
+    return this.#json ? this.#json[name] : this.#live().field(name);
   }
   withString(name: string, value: string): Buffer[] | undefined {
-    return this.object.withString(name, value);
+    return this.#live().withString(name, value);
   }
   layout(name: string) {
-    return this.object.layout(name);
+    return this.#live().layout(name);
+  }
+  /** The received body, while it may be read: once a pooled body's request is answered, its memory may hold another body. */
+  #live(): RawJsonObject {
+    if (this.lease?.ended) throw routerError('RK_INTERNAL', { reason: "the request body was read after its request had been answered (keep what you need while the request is in flight: docs/plugins.md, \"The body's bytes\")" });
+    return this.object;
   }
 }
 

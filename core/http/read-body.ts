@@ -1,11 +1,14 @@
 /**
  * Reads a request body up to a byte limit. A declared Content-Length above the limit is refused
  * before reading anything; a body that grows past it while streaming is refused at that point.
+ * A large body is joined into pooled memory when `pooled` (core/body-memory.ts): the caller
+ * then releases its lease once the request has been answered.
  */
 import type { IncomingMessage } from 'node:http';
 import { routerError } from '../errors.ts';
+import { bodyMemory, type JoinedBody } from '../body-memory.ts';
 
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, pooled = false): Promise<JoinedBody> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(routerError('RK_BODY_TOO_LARGE', { limit }));
   return new Promise((resolve, reject) => {
@@ -23,7 +26,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     const onEnd = () => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      resolve(chunks.length === 0 ? { body: Buffer.alloc(0) } : bodyMemory.join(chunks, size, pooled));
     };
     const onError = (err: Error) => {
       cleanup();

@@ -31,6 +31,7 @@ import { adminState } from './admin-state.ts';
 import { authorizeAdmin, methodsFor, servePluginRoute } from './plugin-routes.ts';
 import { giveBackMemory, IdleCollector } from './idle-collect.ts';
 import { readBody } from './read-body.ts';
+import { bodyMemory, type BodyLease } from '../body-memory.ts';
 import { failureOf, sendError } from './respond.ts';
 
 export interface RouterServer {
@@ -60,7 +61,10 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
   let shuttingDown = false;
   const idle = new IdleCollector(
     () => supervisor.current.settings.idleCollectAfter,
-    () => void giveBackMemory(supervisor.current.tokens, log, () => idle.quiet),
+    () => {
+      bodyMemory.dropFree(); // before the collection, which then frees it
+      void giveBackMemory(supervisor.current.tokens, log, () => idle.quiet);
+    },
   );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -140,10 +144,20 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
 
     const contentType = req.headers['content-type'];
     if (contentType !== undefined && !/json/i.test(contentType)) throw routerError('RK_UNSUPPORTED_MEDIA_TYPE', { contentType });
-    const body = await readBody(req, generation.settings.bodyLimit).catch((err: RouterError) => {
+    const { body, lease } = await readBody(req, generation.settings.bodyLimit, generation.settings.reuseBodyMemory).catch((err: RouterError) => {
       if (err.code === 'RK_BODY_TOO_LARGE') res.setHeader('connection', 'close');
       throw err;
     });
+    try {
+      return await answerModelCall(generation, req, res, incoming, codec, body, lease);
+    } finally {
+      // Answered (or failed): nothing of the kernel's reads the body any more; upstream exchanges still sending it hold their own.
+      lease?.end();
+    }
+  }
+
+  async function answerModelCall(generation: Generation, req: IncomingMessage, res: ServerResponse, incoming: Incoming, codec: IngressCodec, body: Buffer, lease: BodyLease | undefined): Promise<Outcome> {
+    const { method, path } = incoming;
     const object = new RawJsonObject(body);
     if (path === '/v1/messages/count_tokens') {
       // Counted the way the named model's family bills (Claude: a calibrated estimate).
@@ -155,7 +169,7 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
     // Only what every request needs is read up front; the rest is parsed if a plugin asks for it.
     const model = object.field('model');
     if (typeof model !== 'string' || model === '') throw routerError('RK_BAD_REQUEST', { reason: 'model: must be a non-empty string' });
-    const call = { id: incoming.id, method, path, url: incoming.url, codec, startedAt: incoming.startedAt, signal: incoming.signal, body: object, model, stream: object.field('stream') === true };
+    const call = { id: incoming.id, method, path, url: incoming.url, codec, startedAt: incoming.startedAt, signal: incoming.signal, body: object, lease, model, stream: object.field('stream') === true };
     return runModelCall(generation, req, res, call, log);
   }
 

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { PluginScope } from '../contract.ts';
 import { routerError } from '../errors.ts';
+import { bodyMemory } from '../body-memory.ts';
 import { decodeText } from '../json-bytes.ts';
 import { createDispatcher, type DispatcherSettings } from './dispatcher.ts';
 import { UpstreamBody, type BodyController } from './upstream-body.ts';
@@ -100,7 +101,13 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
           else abortedEarly = reason;
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        const settled = () => signal?.removeEventListener('abort', onAbort);
+        // A body sent as views of a pooled request body keeps that memory from reuse until undici is
+        // done with it (core/body-memory.ts); over HTTP/2 it is never reused.
+        const unpin = bodyMemory.pin(req.body, settings.http2);
+        const settled = (clean = false) => {
+          signal?.removeEventListener('abort', onAbort);
+          unpin?.(clean);
+        };
         let status = 0;
         let headers: Record<string, string> = {};
         let body: UpstreamBody | undefined;
@@ -124,7 +131,7 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
             else failure.push(chunk);
           },
           onResponseEnd() {
-            settled();
+            settled(body !== undefined);
             if (body) body.end();
             else reject(upstreamHttpError(provider, status, decodeText(Buffer.concat(failure)), headers, options.secrets));
           },
@@ -152,11 +159,14 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
  * jsonChunks in json-bytes.ts), and copying costs more in garbage collection than the extra writes.
  */
 function sendable(req: UpstreamRequest): { headers: Record<string, string>; body: Dispatcher.RequestOptions['body'] } {
-  if (!Array.isArray(req.body)) return { headers: req.headers, body: req.body as string | Buffer | undefined };
-  const chunks = req.body as readonly Buffer[];
+  // Pooled memory is sent as chunks even when it is one: undici then destroys the socket if the
+  // answer ends while it is still writing, rather than leaving the rest queued (core/body-memory.ts).
+  const pooled = Buffer.isBuffer(req.body) && bodyMemory.isLent(req.body);
+  if (!Array.isArray(req.body) && !pooled) return { headers: req.headers, body: req.body as string | Buffer | undefined };
+  const chunks = (pooled ? [req.body] : req.body) as readonly Buffer[];
   let total = 0;
   for (const chunk of chunks) total += chunk.length;
-  if (chunks.length === 1) return { headers: req.headers, body: chunks[0] };
+  if (chunks.length === 1 && !pooled) return { headers: req.headers, body: chunks[0] };
   if (total <= 64 * 1024) return { headers: req.headers, body: Buffer.concat(chunks, total) };
   // undici sends any iterable body (its type declarations only list streams and buffers).
   return { headers: { ...req.headers, 'content-length': String(total) }, body: chunks as unknown as Dispatcher.RequestOptions['body'] };

@@ -147,7 +147,7 @@ export default definePlugin<ClientLimitsOptions, MiddlewareInstance>({
         if (!limits.rpm && !limits.tpm) return next();
         const state = stateOf(id, configured?.name ?? id, limits);
         const maxTokens = ctx.raw.field('max_tokens') ?? ctx.raw.field('max_completion_tokens');
-        const tokens = Math.ceil(ctx.raw.body.length / 4) + (typeof maxTokens === 'number' ? maxTokens : 1024);
+        const tokens = Math.ceil(ctx.raw.size / 4) + (typeof maxTokens === 'number' ? maxTokens : 1024);
         const waitRequests = state.requests?.waitFor(1) ?? 0;
         const waitTokens = state.tokens?.waitFor(tokens) ?? 0;
         if (waitRequests > 0 || waitTokens > 0) {

@@ -326,7 +326,7 @@ function leasesOf(ctx: RequestContext): Lease[] {
  */
 function estimateTokens(ctx: RequestContext): number {
   const maxTokens = ctx.raw.field('max_tokens') ?? ctx.raw.field('max_completion_tokens');
-  return Math.ceil(ctx.raw.body.length / 4) + (typeof maxTokens === 'number' ? Math.min(maxTokens, 32_000) : 1024);
+  return Math.ceil(ctx.raw.size / 4) + (typeof maxTokens === 'number' ? Math.min(maxTokens, 32_000) : 1024);
 }
 
 function tokensOf(usage: Usage | undefined): number | undefined {
