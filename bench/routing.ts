@@ -101,7 +101,7 @@ function rawRequest(body: Buffer, object: RawJsonObject): RawRequest {
     headers: { 'content-type': 'application/json' },
     body,
     size: body.length,
-    read: (use) => use(body),
+    bytes: body,
     get json() {
       return (json ??= object.parse());
     },

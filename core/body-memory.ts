@@ -17,7 +17,7 @@
  *   writing, so nothing more is read from it after that. An exchange that did not end in a 2xx
  *   answer, and any over HTTP/2 (where a stream's queued data is sent as the peer's window opens,
  *   even after the answer), leave the memory to the garbage collector instead (`escape`).
- * Plugins read a body without keeping it through `ctx.raw.read()`; `ctx.raw.body` gives them their
+ * Plugins read a body without keeping it through `ctx.raw.bytes` (lent); `ctx.raw.body` gives them their
  * own copy of a pooled body, which they may keep.
  *
  * Bodies under 64 KB (Node's allocator serves those well), over 8 MB, or arriving in one chunk are
@@ -50,7 +50,7 @@ export class BodyLease {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#release();
+    this.release();
   }
 
   get ended(): boolean {
@@ -70,12 +70,8 @@ export class BodyLease {
     this.#holds++;
   }
 
-  /** Drops an upstream exchange's hold (`pin`'s). */
+  /** Drops a hold (the request's, through `end`, or an upstream exchange's); the last gives the memory back. */
   release(): void {
-    this.#release();
-  }
-
-  #release(): void {
     if (this.#holds === 0) return; // never below zero: a slab is given back once
     if (--this.#holds === 0) this.pool.giveBack(this);
   }

@@ -63,20 +63,19 @@ export interface RawRequest {
   /**
    * The body exactly as received, yours to keep. A large body's memory is reused once its request
    * has been answered (core/body-memory.ts), so for such a body this is a copy, made on first use:
-   * to look at the bytes without copying them, use `read`.
+   * to look at the bytes without copying them, use `bytes`.
    */
   readonly body: Buffer;
   /** The body's length in bytes. */
   readonly size: number;
   /**
-   * Calls `use` with the body's bytes and returns what it returns. The bytes are lent: they stay
-   * valid until the request has been answered (an async `use` may await), and a large body's memory
-   * is then reused for another request's body. Keep nothing of them past that, not even a view
+   * The body's bytes, lent: valid until the request has been answered, after which a large body's
+   * memory is reused for another request's body. Keep nothing of them past that, not even a view
    * (`subarray`); copy what you need (`Buffer.from(bytes)`), or take `body` instead. Reading a large
    * body after its request was answered (here, or through `json`, `field`, `withString`, `layout`,
    * unless already parsed) throws.
    */
-  read<T>(use: (bytes: Buffer) => T): T;
+  readonly bytes: Buffer;
   /**
    * The whole body parsed, on first use (then kept); treat as read-only. Parsing a large agent
    * request costs milliseconds: prefer `field()` when a top-level field or two will do.
@@ -88,7 +87,7 @@ export interface RawRequest {
    * The body with one top-level string field set to `value`, for passthrough: chunks to send in
    * order (`Buffer.concat` them if you need one buffer), sharing the received bytes rather than
    * copying them. Undefined when the field is absent, not a string, or repeated (the body must
-   * then be rebuilt, not edited). The chunks are lent as `read`'s bytes are: send them upstream
+   * then be rebuilt, not edited). The chunks are lent as `bytes` is: send them upstream
    * with the kernel's upstream client (which holds them until undici is done), or copy them.
    */
   withString(name: string, value: string): Buffer[] | undefined;
@@ -318,7 +317,7 @@ export interface TokenCounting {
    * when it cannot (a dialect other than Anthropic's, a body it cannot lay out): count the parsed
    * request then.
    */
-  countBody(body: Buffer | Pick<RawRequest, 'read' | 'layout'>, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined>;
+  countBody(body: Buffer | Pick<RawRequest, 'bytes' | 'layout'>, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined>;
   warm(encoding?: Encoding): Promise<void>;
 }
 

@@ -9,7 +9,10 @@ import { runInNewContext } from 'node:vm';
 
 let gc: (() => void) | undefined;
 
-/** Two full collections: the first shrinks the young generation, the second returns its pages. */
+/**
+ * Two full collections. They shrink the young generation only when V8 judges allocation to have
+ * slowed (core/http/idle-collect.ts, `shrinkYoungGenerationLater`, covers when it has not).
+ */
 export function collectGarbage(): void {
   gc ??= exposedGc();
   gc();

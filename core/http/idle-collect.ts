@@ -16,6 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { bodyMemory } from '../body-memory.ts';
 import type { Logger } from '../contract.ts';
 import { collectGarbage } from '../full-gc.ts';
 import { nativeHeap, type HeapTrimmer } from '../native-heap.ts';
@@ -77,13 +78,15 @@ export class IdleCollector {
 }
 
 /**
- * The collection the server runs: the main thread's heap, the token workers', then the C heap,
- * unless `quiet()` says a request arrived meanwhile. Never throws.
+ * The collection the server runs: the pooled request-body memory kept free, the main thread's heap,
+ * the token workers', then the C heap, unless `quiet()` says a request arrived meanwhile. Never
+ * throws.
  */
 export async function giveBackMemory(tokens: Pick<TokenCounter, 'collect'>, log: Logger, quiet: () => boolean, heap: HeapTrimmer = nativeHeap): Promise<void> {
   const started = performance.now();
   const before = process.memoryUsage.rss();
   try {
+    bodyMemory.dropFree(); // the free request-body memory goes with the collection
     collectGarbage();
     shrinkYoungGenerationLater(quiet);
     await tokens.collect();

@@ -113,8 +113,8 @@ class RawRequestView implements RawRequest {
   get size(): number {
     return this.object.bytes.length;
   }
-  read<T>(use: (bytes: Buffer) => T): T {
-    return use(this.#live().bytes);
+  get bytes(): Buffer {
+    return this.#live().bytes;
   }
   get json(): Json {
     this.#json ??= this.#live().parse();

@@ -2,7 +2,7 @@
  * Reads a request body up to a byte limit. A declared Content-Length above the limit is refused
  * before reading anything; a body that grows past it while streaming is refused at that point.
  * A large body is joined into pooled memory when `pooled` (core/body-memory.ts): the caller
- * then releases its lease once the request has been answered.
+ * then ends its lease once the request has been answered.
  */
 import type { IncomingMessage } from 'node:http';
 import { routerError } from '../errors.ts';
@@ -26,7 +26,7 @@ export function readBody(req: IncomingMessage, limit: number, pooled = false): P
     };
     const onEnd = () => {
       cleanup();
-      resolve(chunks.length === 0 ? { body: Buffer.alloc(0) } : bodyMemory.join(chunks, size, pooled));
+      resolve(bodyMemory.join(chunks, size, pooled));
     };
     const onError = (err: Error) => {
       cleanup();

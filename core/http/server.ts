@@ -31,7 +31,7 @@ import { adminState } from './admin-state.ts';
 import { authorizeAdmin, methodsFor, servePluginRoute } from './plugin-routes.ts';
 import { giveBackMemory, IdleCollector } from './idle-collect.ts';
 import { readBody } from './read-body.ts';
-import { bodyMemory, type BodyLease } from '../body-memory.ts';
+import type { BodyLease } from '../body-memory.ts';
 import { failureOf, sendError } from './respond.ts';
 
 export interface RouterServer {
@@ -61,10 +61,7 @@ export function createRouterServer(supervisor: Supervisor, log: Logger): RouterS
   let shuttingDown = false;
   const idle = new IdleCollector(
     () => supervisor.current.settings.idleCollectAfter,
-    () => {
-      bodyMemory.dropFree(); // before the collection, which then frees it
-      void giveBackMemory(supervisor.current.tokens, log, () => idle.quiet);
-    },
+    () => void giveBackMemory(supervisor.current.tokens, log, () => idle.quiet),
   );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

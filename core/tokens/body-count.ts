@@ -43,7 +43,7 @@ export interface BodyCount {
 
 type CountEach = (texts: string[]) => Promise<{ counts: number[]; counted: number }>;
 
-export async function countAnthropicBody(source: Buffer | Pick<RawRequest, 'read' | 'layout'>, family: TokenFamily, encoding: Encoding, hasher: BlockHasher, pieces: LRUCache<string, Piece>, countEach: CountEach): Promise<BodyCount | undefined> {
+export async function countAnthropicBody(source: Buffer | Pick<RawRequest, 'bytes' | 'layout'>, family: TokenFamily, encoding: Encoding, hasher: BlockHasher, pieces: LRUCache<string, Piece>, countEach: CountEach): Promise<BodyCount | undefined> {
   const layout = messagesLayout(source);
   if (!layout) return undefined;
   const { body, elements } = layout;

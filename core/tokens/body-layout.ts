@@ -22,10 +22,10 @@ export interface MessagesLayout {
   elements: { readonly starts: readonly number[]; readonly ends: readonly number[]; readonly hashes: readonly string[] };
 }
 
-export function messagesLayout(source: Buffer | Pick<RawRequest, 'read' | 'layout'>): MessagesLayout | undefined {
+export function messagesLayout(source: Buffer | Pick<RawRequest, 'bytes' | 'layout'>): MessagesLayout | undefined {
   try {
-    // Lent bytes (`read`): the count reads them before its request is answered, and keeps none.
-    const body = Buffer.isBuffer(source) ? source : source.read((bytes) => bytes);
+    // Lent bytes: the count reads them before its request is answered, and keeps none.
+    const body = Buffer.isBuffer(source) ? source : source.bytes;
     const found = (Buffer.isBuffer(source) ? new RawJsonObject(source) : source).layout('messages');
     if (!found?.elements) return undefined;
     return { body, start: found.start, end: found.end, elements: found.elements };

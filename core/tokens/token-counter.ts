@@ -132,7 +132,7 @@ export class TokenCounter {
    * Anthropic's dialect only (its messages stand alone; OpenAI's merge tool results into turns):
    * undefined for others, and for a body it cannot lay out, so the caller counts the parsed request.
    */
-  async countBody(body: Buffer | Pick<RawRequest, 'read' | 'layout'>, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined> {
+  async countBody(body: Buffer | Pick<RawRequest, 'bytes' | 'layout'>, options: CountOptions & { dialect: Dialect }): Promise<TokenCount | undefined> {
     if (options.dialect !== 'anthropic') return undefined;
     const encoding = options.encoding ?? 'o200k_base';
     const family = tokenFamilies[options.family ?? 'openai'];

@@ -159,14 +159,14 @@ export function upstreamClient(scope: PluginScope, options: UpstreamClientOption
  * jsonChunks in json-bytes.ts), and copying costs more in garbage collection than the extra writes.
  */
 function sendable(req: UpstreamRequest): { headers: Record<string, string>; body: Dispatcher.RequestOptions['body'] } {
-  // Pooled memory is sent as chunks even when it is one: undici then destroys the socket if the
-  // answer ends while it is still writing, rather than leaving the rest queued (core/body-memory.ts).
-  const pooled = Buffer.isBuffer(req.body) && bodyMemory.isLent(req.body);
-  if (!Array.isArray(req.body) && !pooled) return { headers: req.headers, body: req.body as string | Buffer | undefined };
-  const chunks = (pooled ? [req.body] : req.body) as readonly Buffer[];
+  const body = Buffer.isBuffer(req.body) ? [req.body] : req.body;
+  if (!Array.isArray(body)) return { headers: req.headers, body: body as string | undefined };
+  const chunks = body as readonly Buffer[];
   let total = 0;
   for (const chunk of chunks) total += chunk.length;
-  if (chunks.length === 1 && !pooled) return { headers: req.headers, body: chunks[0] };
+  // One buffer goes as is, unless it is pooled memory: as chunks, undici destroys the socket if the
+  // answer ends while it is still writing, rather than leaving the rest queued (core/body-memory.ts).
+  if (chunks.length === 1 && !bodyMemory.isLent(chunks[0])) return { headers: req.headers, body: chunks[0] };
   if (total <= 64 * 1024) return { headers: req.headers, body: Buffer.concat(chunks, total) };
   // undici sends any iterable body (its type declarations only list streams and buffers).
   return { headers: { ...req.headers, 'content-length': String(total) }, body: chunks as unknown as Dispatcher.RequestOptions['body'] };

@@ -2,19 +2,18 @@
  * Pooled memory for large request bodies (core/body-memory.ts): reused only once nothing can read
  * it, kept from reuse by whoever takes the body, and by an upstream exchange still sending it.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { BodyMemory, bodyMemory } from '../../core/body-memory.ts';
-import type { PluginScope } from '../../core/contract.ts';
 import { upstreamClient } from '../../core/upstream/http-client.ts';
 import { testDir } from '../helpers/router.ts';
+import { selfSignedCert } from '../helpers/tls.ts';
+import { upstreamScope } from '../helpers/upstream-scope.ts';
 
 /** `size` bytes of `fill`'s letter, cut the way a socket delivers them (64 KB reads). */
 function received(size: number, fill: string): Buffer[] {
@@ -106,7 +105,7 @@ t.test('an upstream exchange sending views of a pooled body holds it until undic
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => server.close(resolve)));
-  const http = upstreamClient(testScope(t), { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  const http = upstreamClient(upstreamScope(t), { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 
   const size = 4 * 1024 * 1024; // more than loopback sockets take at once
   const first = bodyMemory.join(received(size, 'a'), size, true);
@@ -125,8 +124,8 @@ t.test('an upstream exchange sending views of a pooled body holds it until undic
   t.equal(bodyMemory.pin([Buffer.alloc(10)]), undefined, 'buffers outside the pool are not held');
 });
 
-/** A plain HTTP/1.1 upstream that answers 429 as soon as it has the headers, and reads the body only later. */
-async function earlyAnswerUpstream(t: Test): Promise<{ url: string; received: () => Promise<string> }> {
+/** A plain HTTP/1.1 upstream that answers as soon as it has the headers, and reads the body only later. */
+async function earlyAnswerUpstream(t: Test, status: '200 OK' | '429 Too Many Requests'): Promise<{ url: string; received: () => Promise<string> }> {
   let bytes = '';
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
@@ -139,7 +138,7 @@ async function earlyAnswerUpstream(t: Test): Promise<{ url: string; received: ()
         const end = head.indexOf('\r\n\r\n');
         if (end < 0) return;
         answered = true;
-        socket.write('HTTP/1.1 429 Too Many Requests\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\n{}');
+        socket.write(`HTTP/1.1 ${status}\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\n{}`);
         socket.pause();
         setTimeout(() => socket.resume(), 300);
         data = head.subarray(end + 4);
@@ -153,33 +152,25 @@ async function earlyAnswerUpstream(t: Test): Promise<{ url: string; received: ()
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received: async () => (await Promise.race([done, sleep(3000)]), bytes) };
 }
 
-function testScope(t: Test): PluginScope {
-  const closers: Array<() => unknown> = [];
-  t.teardown(() => Promise.all(closers.map((close) => close())));
-  return { name: 'up', shared: <T>(_key: string, create: () => T, dispose: (value: T) => unknown) => { const value = create(); closers.push(() => dispose(value)); return value; } } as unknown as PluginScope;
-}
-
-for (const shape of ['one buffer', 'chunks'] as const) {
-  t.test(`an upstream that answers before reading the body never gets another body's bytes (${shape})`, async (t) => {
-    const upstream = await earlyAnswerUpstream(t);
-    const http = upstreamClient(testScope(t), { baseUrl: upstream.url });
+for (const [status, shape] of [['429 Too Many Requests', 'one buffer'], ['429 Too Many Requests', 'chunks'], ['200 OK', 'one buffer'], ['200 OK', 'chunks']] as const) {
+  t.test(`an upstream that answers ${status.slice(0, 3)} before reading the body never gets another body's bytes (${shape})`, async (t) => {
+    const upstream = await earlyAnswerUpstream(t, status);
+    const http = upstreamClient(upstreamScope(t), { baseUrl: upstream.url });
     const size = 8 * 1024 * 1024;
     const first = bodyMemory.join(received(size, 'a'), size, true);
     const body = shape === 'one buffer' ? first.body : [first.body.subarray(0, 10), first.body.subarray(10)];
-    await t.rejects(http.request({ path: '/', headers: {}, body }), { code: 'RK_UPSTREAM_ERROR' });
-    first.lease!.end(); // the 429 was relayed: the client's request is answered
+    if (status === '200 OK') t.equal(await (await http.request({ path: '/', headers: {}, body })).body.text(), '{}');
+    else await t.rejects(http.request({ path: '/', headers: {}, body }), { code: 'RK_UPSTREAM_ERROR' });
+    first.lease!.end(); // the answer was relayed: the client's request is over
     const second = bodyMemory.join(received(size, 'b'), size, true);
-    t.not(second.body.buffer, first.body.buffer, 'the memory is not reused');
+    if (status !== '200 OK') t.not(second.body.buffer, first.body.buffer, 'after an error answer the memory is not reused');
     t.notOk((await upstream.received()).includes('b'), 'nothing of the second body reached the first upstream');
     second.lease!.end();
   });
 }
 
 t.test('an HTTP/2 upstream that answers 200 before reading the body never gets another body\'s bytes', async (t) => {
-  const dir = testDir(t);
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const { key, cert } = selfSignedCert(testDir(t));
   let bytes = '';
   const server = createSecureServer({ key: readFileSync(key), cert: readFileSync(cert) });
   server.on('stream', (stream) => {
@@ -193,7 +184,7 @@ t.test('an HTTP/2 upstream that answers 200 before reading the body never gets a
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise((resolve) => server.close(resolve)));
-  const http = upstreamClient(testScope(t), { baseUrl: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, http2: true, caFile: cert });
+  const http = upstreamClient(upstreamScope(t), { baseUrl: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, http2: true, caFile: cert });
   const size = 2 * 1024 * 1024;
   const first = bodyMemory.join(received(size, 'a'), size, true);
   const res = await http.request({ path: '/', headers: {}, body: first.body });

@@ -2,7 +2,6 @@
  * How providers connect: through a proxy (configured, or from HTTPS_PROXY / HTTP_PROXY with
  * NO_PROXY) over one pooled agent, kept alive, and over HTTP/2 with a custom CA when asked.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createSecureServer } from 'node:http2';
 import { connect, createServer, type Socket } from 'node:net';
@@ -13,6 +12,7 @@ import { request } from 'undici';
 import { fixtureReply, fixtureText } from '../helpers/fixtures.ts';
 import { mockUpstream } from '../helpers/mock-upstream.ts';
 import { startTestRouter, testDir } from '../helpers/router.ts';
+import { selfSignedCert } from '../helpers/tls.ts';
 
 /** A minimal HTTP CONNECT proxy that counts the tunnels it opens. */
 async function connectProxy(t: { teardown(fn: () => unknown): void }) {
@@ -98,9 +98,7 @@ t.test('an explicit `proxy: false` ignores the environment', async (t) => {
 
 t.test('http2: true talks HTTP/2 to a TLS upstream trusted through tls.ca_file', async (t) => {
   const dir = testDir(t);
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const { key, cert } = selfSignedCert(dir);
   const versions: string[] = [];
   const body = fixtureText('providers/openai/chat-completion-ratelimit-headers.json');
   const server = createSecureServer({ key: readFileSync(key), cert: readFileSync(cert), allowHTTP1: true }, (req, res) => {

@@ -7,9 +7,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import type { PluginScope } from '../../core/contract.ts';
 import { upstreamClient } from '../../core/upstream/http-client.ts';
 import { passthrough } from '../../core/upstream/passthrough.ts';
+import { upstreamScope } from '../helpers/upstream-scope.ts';
 
 /** An upstream that writes exactly these chunks, each in its own write, with a pause between. */
 async function scripted(t: Test, chunks: string[] | Buffer[]) {
@@ -29,8 +29,7 @@ async function scripted(t: Test, chunks: string[] | Buffer[]) {
     server.closeAllConnections();
     server.close();
   });
-  const scope = { name: 'up', shared: <T>(_k: string, make: () => T) => make() } as unknown as PluginScope;
-  return upstreamClient(scope, { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: 1 });
+  return upstreamClient(upstreamScope(t), { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: 1 });
 }
 
 async function run(t: Test, dialect: 'openai' | 'anthropic', chunks: string[] | Buffer[]) {

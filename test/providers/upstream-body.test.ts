@@ -7,8 +7,8 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import type { PluginScope } from '../../core/contract.ts';
 import { upstreamClient } from '../../core/upstream/http-client.ts';
+import { upstreamScope } from '../helpers/upstream-scope.ts';
 
 type Handler = (res: ServerResponse, closed: Promise<void>) => void;
 
@@ -23,19 +23,7 @@ async function upstream(t: Test, handle: Handler) {
     server.closeAllConnections();
     server.close();
   });
-  const disposers: Array<() => unknown> = [];
-  t.teardown(async () => {
-    for (const dispose of disposers) await dispose();
-  });
-  const scope = {
-    name: 'up',
-    shared: <T>(_key: string, make: () => T, dispose: (value: T) => unknown) => {
-      const value = make();
-      disposers.push(() => dispose(value));
-      return value;
-    },
-  } as unknown as PluginScope;
-  return upstreamClient(scope, { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, secrets: ['sk-upstream-secret-123456'] });
+  return upstreamClient(upstreamScope(t), { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, secrets: ['sk-upstream-secret-123456'] });
 }
 
 t.test('a large body read slowly arrives whole and in order, holding the upstream back', async (t) => {

@@ -226,7 +226,7 @@ function keyOf(ctx: RequestContext): string {
   }
   // The client's bytes when nothing changed them (cheap); the canonical request when a plugin did.
   if (ctx.rawStale) hash.update(JSON.stringify(ctx.request));
-  else ctx.raw.read((bytes) => hash.update(bytes));
+  else hash.update(ctx.raw.bytes);
   return hash.digest('base64');
 }
 

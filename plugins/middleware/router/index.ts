@@ -91,7 +91,7 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
 
     /** The subagent tag's target, if the request carries one (the tag is removed either way). */
     function takeTag(ctx: RequestContext, p: Plan): string | undefined {
-      if (!p.subagentTags || !ctx.raw.read(mayHoldTag)) return undefined;
+      if (!p.subagentTags || !mayHoldTag(ctx.raw.bytes)) return undefined;
       const tagged = takeSubagentTag(ctx.request);
       if (tagged !== undefined) ctx.rawStale = true; // the tag is gone from the request: a passthrough must rebuild the body
       return tagged;
@@ -135,7 +135,7 @@ export default definePlugin<RouterOptions, MiddlewareInstance>({
         // no conversation here.)
         const last = session === undefined ? undefined : sessions?.lastInput(session);
         if (last !== undefined && last > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', `session=sticky; last_input=${last}`);
-        if (ctx.raw.read(sizeEstimate) > p.longContext.threshold) {
+        if (sizeEstimate(ctx.raw.bytes) > p.longContext.threshold) {
           const n = await tokens();
           if (n > p.longContext.threshold) return routeTo(p.longContext.target, 'long_context', countDetail());
         }
@@ -186,8 +186,8 @@ interface Counted {
  * the strict `upperBound` as below.
  */
 async function tokensWithin(ctx: RequestContext, range: { above?: number; below?: number }, count: () => Promise<number>): Promise<boolean> {
-  if (range.above !== undefined && ctx.raw.read(sizeEstimate) <= range.above) return false;
-  if (range.above === undefined && range.below !== undefined && ctx.raw.read(upperBound) < range.below) return true;
+  if (range.above !== undefined && sizeEstimate(ctx.raw.bytes) <= range.above) return false;
+  if (range.above === undefined && range.below !== undefined && upperBound(ctx.raw.bytes) < range.below) return true;
   const n = await count();
   return (range.above === undefined || n > range.above) && (range.below === undefined || n < range.below);
 }

@@ -90,8 +90,8 @@ export default definePlugin<AnthropicOptions, ProviderInstance>({
 
       invoke(ctx, call) {
         const headers = headersFor(ctx);
-        if (ctx.dialect === 'anthropic' && options.passthrough && !ctx.rawStale && !ctx.raw.read(carriesRouterMarkers)) {
-          const body = ctx.model === call.model ? ctx.raw.read((bytes) => bytes) : ctx.raw.withString('model', call.model);
+        if (ctx.dialect === 'anthropic' && options.passthrough && !ctx.rawStale && !carriesRouterMarkers(ctx.raw.bytes)) {
+          const body = ctx.model === call.model ? ctx.raw.bytes : ctx.raw.withString('model', call.model);
           if (body) return passthrough({ http, provider: scope.name, path: '/v1/messages', headers, body, dialect: 'anthropic', signal: ctx.signal });
         }
         const body = anthropicCodec.buildRequest(ctx.request, { model: call.model, source: ctx.dialect, dropped: (f) => ctx.dropped(f), defaultMaxTokens: options.default_max_tokens });

@@ -107,8 +107,8 @@ export default definePlugin<OpenAIOptions, ProviderInstance>({
         };
         const key = ctx.credential?.key ?? keys[0];
         if (key) headers.authorization = `Bearer ${key}`;
-        if (ctx.dialect === 'openai' && options.passthrough && !ctx.rawStale && !ctx.raw.read(carriesRouterMarkers)) {
-          const body = ctx.model === call.model ? ctx.raw.read((bytes) => bytes) : ctx.raw.withString('model', call.model);
+        if (ctx.dialect === 'openai' && options.passthrough && !ctx.rawStale && !carriesRouterMarkers(ctx.raw.bytes)) {
+          const body = ctx.model === call.model ? ctx.raw.bytes : ctx.raw.withString('model', call.model);
           if (body) return passthrough({ http, provider: scope.name, path: '/chat/completions', headers, body, dialect: 'openai', signal: ctx.signal });
         }
         const body = openaiCodec.buildRequest(ctx.request, { model: call.model, flavor, source: ctx.dialect, dropped: (f) => ctx.dropped(f) });
