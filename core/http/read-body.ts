@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { routerError } from '../errors.ts';
 import { bodyMemory, type JoinedBody } from '../body-memory.ts';
 
-export function readBody(req: IncomingMessage, limit: number, pooled = false): Promise<JoinedBody> {
+export function readBody(req: IncomingMessage, limit: number, pooled: boolean): Promise<JoinedBody> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(routerError('RK_BODY_TOO_LARGE', { limit }));
   return new Promise((resolve, reject) => {
